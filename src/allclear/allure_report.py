@@ -1,0 +1,110 @@
+"""Allure: finish the results (severity from the grade, environment, redaction) and build the
+single-file HTML report support attaches to a ticket, with the Allure 3 command line (npm `allure`).
+
+A test's grade is only known when the whole item is graded, after allure-pytest wrote the result
+files, so the severity label is set here, at session end. Categories live in the Allure 3 config:
+its report ignores a categories.json in the results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import allure
+
+from allclear import __version__
+from allclear.config import Secrets
+from allclear.verdict import RunVerdict
+
+SEVERITY_OF_GRADE = {"P1": "blocker", "P2": "critical", "P3": "normal", "P4": "minor", None: "trivial"}
+CATEGORIES = [
+    {"name": "Maintenance page still up", "matchedStatuses": ["failed"], "messageRegex": "(?s).*maintenance.*"},
+    {"name": "Credentials rejected", "matchedStatuses": ["broken", "failed"],
+     "messageRegex": "(?s).*(credentials were rejected|sign-in refused).*"},
+    {"name": "Timeout", "matchedStatuses": ["failed", "broken"],
+     "messageRegex": "(?s).*(within \\d|no answer within|[Tt]imeout).*"},
+    {"name": "Probe error (could not verify)", "matchedStatuses": ["broken"]},
+]
+ALLURE_VERSION = "3.18.0"
+
+
+def attachment_type(path: Path):
+    return {".png": allure.attachment_type.PNG, ".txt": allure.attachment_type.TEXT,
+            ".json": allure.attachment_type.JSON, ".csv": allure.attachment_type.CSV,
+            ".html": allure.attachment_type.HTML}.get(path.suffix.lower())
+
+
+def finish_results(results_dir: Path, verdict: RunVerdict, secrets: Secrets) -> None:
+    if not results_dir.is_dir():
+        return
+    grade_of_title = {item.title: item.grade for item in verdict.items}
+    for result_file in results_dir.glob("*-result.json"):
+        result = json.loads(result_file.read_text(encoding="utf-8"))
+        labels = [label for label in result.get("labels", []) if label["name"] != "severity"]
+        feature = next((label["value"] for label in labels if label["name"] == "feature"), None)
+        if feature in grade_of_title:
+            labels.append({"name": "severity", "value": SEVERITY_OF_GRADE[grade_of_title[feature]]})
+        result["labels"] = labels
+        result_file.write_text(json.dumps(result), encoding="utf-8")
+    environment = {
+        "target": verdict.target,
+        "verdict": verdict.headline,
+        "window.end": verdict.window_end.isoformat() if verdict.window_end else "unknown",
+        "window.end.source": verdict.window_end_source,
+        "sandbox.faults": ", ".join(verdict.faults) or "none",
+        "allclear": __version__,
+        "python": sys.version.split()[0],
+    }
+    lines = [f"{key}={value}" for key, value in environment.items()]
+    (results_dir / "environment.properties").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for path in results_dir.iterdir():
+        if path.suffix in (".json", ".txt", ".properties"):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if any(secret in text for secret in secrets.values()):
+                path.write_text(secrets.redact(text), encoding="utf-8")
+
+
+def allure_command() -> str | None:
+    """The Allure 3 CLI: $ALLCLEAR_ALLURE, the one `make setup` installs in .tools/, or `allure` on PATH."""
+    candidates = [os.environ.get("ALLCLEAR_ALLURE"),
+                  str(Path.cwd() / ".tools/allure/node_modules/.bin/allure"),
+                  str(Path(__file__).resolve().parents[2] / ".tools/allure/node_modules/.bin/allure")]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return shutil.which("allure")
+
+
+def build_html_report(results_dir: Path, reports_dir: Path, target_name: str) -> tuple[str, str]:
+    """Returns (path of index.html or "", a note for the terminal when there is no report)."""
+    command = allure_command()
+    if not command or not shutil.which("node"):
+        return "", ("no HTML report: the Allure 3 command line was not found (run `make setup`, which "
+                    f"installs npm `allure@{ALLURE_VERSION}` into .tools/allure; it needs Node.js 18+)")
+    output = reports_dir / "allure-report"
+    shutil.rmtree(output, ignore_errors=True)
+    settings = {
+        "name": f"Go checklist: {target_name}",
+        "output": str(output),
+        "historyPath": str(reports_dir / "allure-history.jsonl"),
+        "historyLimit": 50,
+        "categories": CATEGORIES,
+        "plugins": {"awesome": {"options": {"singleFile": True, "reportName": f"Go checklist: {target_name}"}}},
+    }
+    settings_path = reports_dir / "allurerc.json"
+    settings_path.write_text(json.dumps(settings, indent=2), encoding="utf-8")
+    try:
+        done = subprocess.run([command, "generate", str(results_dir), "--config", str(settings_path)],
+                              cwd=reports_dir, capture_output=True, text=True, timeout=180)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return "", f"no HTML report: the Allure command line failed ({exc}); the results are kept"
+    index = output / "index.html"
+    if done.returncode != 0 or not index.is_file():
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        return "", f"no HTML report: allure generate exited {done.returncode}: {' '.join(tail)}"
+    return str(index), ""

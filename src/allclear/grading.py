@@ -1,0 +1,98 @@
+"""Outcomes -> item grade -> run grade -> verdict: the one place that reads ../shared/SEVERITY.md.
+
+An item's grade comes from its failing probes over the probes it ran (agents, lines, pages):
+30% or more is a P1, a single failure among several is a P3, anything between is a P2. Each item
+may be capped (non-core items at P2 by default). Degraded-but-working probes make a P4.
+Inconclusive probes never raise a grade: they cannot say anything about the target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from allclear.config import Grading
+
+GRADES = ("P1", "P2", "P3", "P4")
+ESCALATING = ("P1", "P2")
+OUTCOMES = ("passed", "failed", "inconclusive", "skipped")
+
+
+@dataclass
+class ProbeResult:
+    """One probe of one item (one agent, one report, ...), as its check ended."""
+
+    item: str
+    probe: str
+    outcome: str
+    message: str = ""
+    expected: str = ""
+    observed: str = ""
+    degraded: str = ""
+    seconds: float = 0.0
+    evidence: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ItemResult:
+    item: str
+    title: str
+    outcome: str
+    grade: str | None
+    probes_run: int
+    probes_failed: int
+    probes: list[ProbeResult]
+    seconds: float
+
+
+def lower_of(grade: str, cap: str) -> str:
+    """The less severe of two grades: P3 is lower than P2."""
+    return max(grade, cap, key=GRADES.index)
+
+
+def grade_item(item: str, failed: int, run: int, degraded: bool, grading: Grading) -> str | None:
+    if failed == 0:
+        return "P4" if degraded else None
+    if failed / run >= grading.p1_fraction:
+        grade = "P1"
+    elif failed == 1:
+        grade = "P3"
+    else:
+        grade = "P2"
+    cap = grading.caps.get(item)
+    return lower_of(grade, cap) if cap else grade
+
+
+def item_outcome(probes: list[ProbeResult]) -> str:
+    outcomes = {probe.outcome for probe in probes}
+    for outcome in ("failed", "inconclusive", "passed"):
+        if outcome in outcomes:
+            return outcome
+    return "skipped"
+
+
+def summarize_item(item: str, title: str, probes: list[ProbeResult], grading: Grading) -> ItemResult:
+    ran = [p for p in probes if p.outcome != "skipped"]
+    failed = sum(p.outcome == "failed" for p in ran)
+    degraded = any(p.degraded for p in ran if p.outcome == "passed")
+    return ItemResult(
+        item=item, title=title, outcome=item_outcome(probes),
+        grade=grade_item(item, failed, len(ran), degraded, grading) if ran else None,
+        probes_run=len(ran), probes_failed=failed, probes=probes,
+        seconds=round(sum(p.seconds for p in probes), 2),
+    )
+
+
+def run_grade(items: list[ItemResult]) -> str | None:
+    grades = [item.grade for item in items if item.grade]
+    return min(grades, key=GRADES.index) if grades else None
+
+
+def verdict(items: list[ItemResult]) -> str:
+    """GO, NO-GO (a failure graded P1..P3) or INCONCLUSIVE (something could not be verified)."""
+    if any(item.outcome == "failed" and item.grade in GRADES[:3] for item in items):
+        return "NO-GO"
+    if not any(item.outcome == "passed" for item in items):
+        return "INCONCLUSIVE"
+    if any(item.outcome == "inconclusive" for item in items):
+        return "INCONCLUSIVE"
+    return "GO"

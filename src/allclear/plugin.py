@@ -1,0 +1,328 @@
+"""The pytest plugin: options, the target and its probes as fixtures, and the session-end verdict.
+
+A "Go run" is a pytest run over `checks/` (`pytest -m go`): only then is the target loaded (the
+sandbox started when no target is given), Allure results written and the verdict produced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import allure
+import pytest
+
+from allclear import allure_report
+from allclear.config import ConfigError, Secrets, Target
+from allclear.expect import Unmet
+from allclear.grading import ProbeResult, summarize_item
+from allclear.probes.errors import ProbeError
+from allclear.sandbox import FaultError, Sandbox
+from allclear.target import load_target
+from allclear.verdict import RunVerdict
+
+DEFAULT_TARGET = "config/sandbox.toml"
+
+
+@dataclass
+class GoRun:
+    """Everything one Go run shares: the target, its secrets, the window, the results so far."""
+
+    reports_dir: Path
+    target: Target | None = None
+    secrets: Secrets = field(default_factory=lambda: Secrets({}))
+    sandbox: Sandbox | None = None
+    faults: list[str] = field(default_factory=list)
+    window_end: datetime | None = None
+    window_end_source: str = "none given"
+    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    results: dict[str, ProbeResult] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
+    verdict: RunVerdict | None = None
+    html_note: str = ""
+
+    def set_window_end(self, moment: datetime, source: str) -> None:
+        """Earlier sources win: the command line, then the target file, then the status page."""
+        if self.window_end is None:
+            self.window_end, self.window_end_source = moment, source
+
+
+RUN_KEY = pytest.StashKey[GoRun]()
+EVIDENCE_KEY = pytest.StashKey[list]()
+DEGRADED_KEY = pytest.StashKey[list]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("allclear", "allclear Go checklist")
+    group.addoption("--target", default=os.environ.get("ALLCLEAR_TARGET"),
+                    help=f"target TOML file (default: $ALLCLEAR_TARGET, else the sandbox, {DEFAULT_TARGET})")
+    group.addoption("--sandbox-fault", action="append", default=[], metavar="NAME[:ARG]",
+                    help="switch a sandbox fault on for this run (repeatable)")
+    group.addoption("--window-end", default=None, metavar="ISO8601",
+                    help="when the maintenance window ended, with its UTC offset")
+    group.addoption("--reports-dir", default="reports", help="where results and reports go (default: reports)")
+    group.addoption("--no-html-report", action="store_true", help="keep the Allure results, skip the HTML report")
+
+
+def _is_go_run(config: pytest.Config) -> bool:
+    checks = (config.rootpath / "checks").resolve()
+    for arg in config.args:
+        path = Path(arg.split("::")[0])
+        path = (config.invocation_params.dir / path).resolve()
+        if path == checks or checks in path.parents:
+            return True
+    return False
+
+
+def _run(config: pytest.Config) -> GoRun | None:
+    return config.stash.get(RUN_KEY, None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if not _is_go_run(config):
+        return
+    reports_dir = Path(config.getoption("--reports-dir"))
+    if not reports_dir.is_absolute():
+        reports_dir = config.invocation_params.dir / reports_dir
+    config.stash[RUN_KEY] = GoRun(reports_dir=reports_dir)
+    if not config.option.allure_report_dir:
+        config.option.allure_report_dir = str(reports_dir / "allure-results")
+        config.option.clean_alluredir = True
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    run = _run(session.config)
+    if run is None:
+        return
+    config = session.config
+    path = Path(config.getoption("--target") or config.rootpath / DEFAULT_TARGET)
+    try:
+        run.target, run.secrets, run.sandbox = load_target(path, config.getoption("--sandbox-fault"))
+        window_end = config.getoption("--window-end")
+        if window_end:
+            run.set_window_end(_parse_moment(window_end), "--window-end")
+    except (ConfigError, FaultError) as exc:
+        raise pytest.UsageError(str(exc))
+    if run.target.window_end:
+        run.set_window_end(run.target.window_end, "target file")
+    run.faults = run.sandbox.state.faults.describe() if run.sandbox else []
+
+
+def _parse_moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--window-end: {text!r} is not an ISO 8601 time such as 2026-11-23T23:00:00-08:00")
+    if moment.tzinfo is None:
+        raise ConfigError(f"--window-end: {text!r} needs a UTC offset, such as 2026-11-23T23:00:00-08:00")
+    return moment
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    run = _run(metafunc.config)
+    if run is None or run.target is None:
+        return
+    target = run.target
+    if "agent" in metafunc.fixturenames:
+        metafunc.parametrize("agent", target.agents, ids=[a.email for a in target.agents])
+    if "report_spec" in metafunc.fixturenames:
+        reports = target.reporting_api.reports if target.reporting_api else []
+        metafunc.parametrize("report_spec", reports, ids=[r.metric_set for r in reports])
+
+
+def item_key(node: pytest.Item) -> str:
+    return node.path.stem.removeprefix("test_")
+
+
+def _is_go_item(node: pytest.Item) -> bool:
+    return node.get_closest_marker("go") is not None
+
+
+# --- fixtures: the checks' API ------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def go_run(request: pytest.FixtureRequest) -> GoRun:
+    run = _run(request.config)
+    if run is None or run.target is None:
+        pytest.skip("not a Go run: run the checks with `pytest -m go`")
+    return run
+
+
+@pytest.fixture(scope="session")
+def target(go_run: GoRun) -> Target:
+    return go_run.target
+
+
+@pytest.fixture(scope="session")
+def secrets(go_run: GoRun) -> Secrets:
+    return go_run.secrets
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One Chromium for the whole run; each agent gets a fresh context of its own."""
+    from playwright.sync_api import sync_playwright
+
+    from allclear.probes.browser import launch_chromium
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def evidence_dir(request: pytest.FixtureRequest, go_run: GoRun) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9@._-]+", "_", request.node.name)
+    return go_run.reports_dir / "evidence" / item_key(request.node) / slug
+
+
+@pytest.fixture
+def attach(request: pytest.FixtureRequest, go_run: GoRun):
+    """`attach(path)` puts a file in Allure and lists it as evidence in verdict.json."""
+    recorded = request.node.stash.setdefault(EVIDENCE_KEY, [])
+
+    def attach_file(path: Path, name: str | None = None) -> None:
+        kind = allure_report.attachment_type(path)
+        allure.attach.file(str(path), name=name or path.name, attachment_type=kind,
+                           extension=None if kind else path.suffix.lstrip("."))
+        recorded.append(os.path.relpath(path, go_run.reports_dir))
+
+    return attach_file
+
+
+@pytest.fixture
+def attach_observation(go_run: GoRun):
+    """Attach a probe's observation to Allure as JSON (secrets redacted) and hand it back."""
+
+    def attach_json(observation, name: str | None = None):
+        text = json.dumps(dataclasses.asdict(observation), indent=2, default=str)
+        allure.attach(go_run.secrets.redact(text), name=name or type(observation).__name__,
+                      attachment_type=allure.attachment_type.JSON)
+        return observation
+
+    return attach_json
+
+
+@pytest.fixture
+def degraded(request: pytest.FixtureRequest):
+    """`degraded(why)`: the probe works but not as well as it should (a P4 note, not a failure)."""
+    notes = request.node.stash.setdefault(DEGRADED_KEY, [])
+
+    def note(why: str) -> None:
+        notes.append(why)
+        allure.attach(why, name="Degraded", attachment_type=allure.attachment_type.TEXT)
+
+    return note
+
+
+@pytest.fixture(autouse=True)
+def _allure_labels(request: pytest.FixtureRequest) -> None:
+    if _run(request.config) is None or not _is_go_item(request.node):
+        return
+    allure.dynamic.epic("Go checklist")
+    allure.dynamic.feature(_title(request.node))
+    allure.dynamic.story(request.node.callspec.id if hasattr(request.node, "callspec") else request.node.name)
+
+
+def _title(node: pytest.Item) -> str:
+    doc = (node.module.__doc__ or item_key(node)).strip()
+    return doc.splitlines()[0].rstrip(".")
+
+
+# --- results, verdict, reports -----------------------------------------------------------------
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    run = _run(item.config)
+    if run is None or not _is_go_item(item):
+        return
+    run.titles.setdefault(item_key(item), _title(item))
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        run.results[item.nodeid] = _probe_result(item, report, call)
+    elif report.when == "teardown" and item.nodeid in run.results:
+        run.results[item.nodeid].seconds = round(run.results[item.nodeid].seconds + report.duration, 3)
+
+
+def _probe_result(item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo) -> ProbeResult:
+    probe = item.callspec.id if hasattr(item, "callspec") else item.name
+    result = ProbeResult(item=item_key(item), probe=probe, outcome="passed", seconds=round(report.duration, 3),
+                         evidence=list(item.stash.get(EVIDENCE_KEY, [])),
+                         degraded="; ".join(item.stash.get(DEGRADED_KEY, [])))
+    if report.skipped:
+        result.outcome = "skipped"
+        result.message = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        result.message = result.message.removeprefix("Skipped: ")
+    elif report.failed:
+        error = call.excinfo.value if call.excinfo else None
+        if isinstance(error, Unmet):
+            result.outcome, result.expected, result.observed = "failed", error.expected, error.observed
+            result.message = str(error)
+        elif isinstance(error, AssertionError):
+            result.outcome, result.message = "failed", str(error).split("\nassert ")[0]
+        else:
+            result.outcome = "inconclusive"
+            kind = "" if isinstance(error, ProbeError) else f"{type(error).__name__}: "
+            result.message = f"could not verify: {kind}{error}"
+    return result
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    run = _run(session.config)
+    if run is None or run.target is None:
+        return
+    try:
+        for node in session.items:
+            if _is_go_item(node) and node.nodeid not in run.results:
+                run.titles.setdefault(item_key(node), _title(node))
+                probe = node.callspec.id if hasattr(node, "callspec") else node.name
+                run.results[node.nodeid] = ProbeResult(item_key(node), probe, "inconclusive",
+                                                       message="could not verify: the run ended before this probe")
+        by_item: dict[str, list[ProbeResult]] = {}
+        for result in run.results.values():
+            by_item.setdefault(result.item, []).append(result)
+        items = [summarize_item(key, run.titles[key], probes, run.target.grading) for key, probes in by_item.items()]
+        run.verdict = RunVerdict.of(
+            items, target=run.target.name, started_at=run.started_at, finished_at=datetime.now(timezone.utc),
+            window_end=run.window_end, window_end_source=run.window_end_source, faults=run.faults)
+        results_dir = Path(session.config.option.allure_report_dir)
+        allure_report.finish_results(results_dir, run.verdict, run.secrets)
+        if not session.config.getoption("--no-html-report"):
+            run.verdict.html_report, run.html_note = allure_report.build_html_report(
+                results_dir, run.reports_dir, run.target.name)
+        run.verdict.write(run.reports_dir, run.secrets)
+        if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            session.exitstatus = run.verdict.exit_code
+    finally:
+        if run.sandbox:
+            run.sandbox.stop()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    run = _run(config)
+    if run is None or run.verdict is None:
+        return
+    verdict = run.verdict
+    color = {"GO": {"green": True}, "NO-GO": {"red": True}, "INCONCLUSIVE": {"yellow": True}}[verdict.verdict]
+    terminalreporter.section(f"Go checklist: {verdict.headline}", bold=True, **color)
+    terminalreporter.write_line(f"target {verdict.target}" + (f", sandbox faults: {', '.join(run.faults)}"
+                                                               if run.faults else ""))
+    for item in verdict.items:
+        terminalreporter.write_line(run.secrets.redact(verdict.item_line(item)))
+    terminalreporter.write_line(f"verdict: {run.reports_dir / 'verdict.json'}")
+    terminalreporter.write_line(f"summary: {run.reports_dir / 'summary.md'}")
+    if verdict.html_report:
+        terminalreporter.write_line(f"HTML report: {verdict.html_report}")
+    else:
+        terminalreporter.write_line(run.html_note or "no HTML report (--no-html-report)")
+        terminalreporter.write_line(f"Allure results: {config.option.allure_report_dir}")
+    terminalreporter.write_line(f"{verdict.headline}", bold=True, **color)

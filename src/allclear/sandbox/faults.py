@@ -1,0 +1,74 @@
+"""The sandbox's fault switchboard: each fault is one way the platform can come back broken."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# name -> (argument kind or None, what it does)
+KNOWN_FAULTS: dict[str, tuple[type | None, str]] = {
+    "maintenance": (None, "every page and API shows the vendor maintenance page"),
+    "login-500": (None, "the login form answers HTTP 500"),
+    "agents-locked": (int, "the first N configured agents are refused at login"),
+    "desktop-spinner": (None, "the agent desktop never finishes loading"),
+    "reports-503": (None, "the reporting API answers 503"),
+    "reports-401": (None, "the reporting API rejects the API token"),
+    "reports-slow": (float, "the reporting API answers after SECONDS"),
+    "statuspage-in-progress": (None, "the status page still shows the maintenance in progress"),
+}
+
+
+class FaultError(ValueError):
+    """A fault name or argument the sandbox does not know."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    arg: int | float | None = None
+
+    def __str__(self) -> str:
+        return self.name if self.arg is None else f"{self.name}:{self.arg:g}"
+
+
+def parse_fault(spec: str) -> Fault:
+    name, _, arg_text = spec.strip().partition(":")
+    if name not in KNOWN_FAULTS:
+        known = ", ".join(sorted(KNOWN_FAULTS))
+        raise FaultError(f"unknown sandbox fault {name!r}; known faults: {known}")
+    kind, _ = KNOWN_FAULTS[name]
+    if kind is None:
+        if arg_text:
+            raise FaultError(f"sandbox fault {name!r} takes no argument, got {spec!r}")
+        return Fault(name)
+    try:
+        arg = kind(arg_text)
+    except ValueError:
+        raise FaultError(f"sandbox fault {name!r} needs a number, as in '{name}:3', got {spec!r}")
+    if arg < 0:
+        raise FaultError(f"sandbox fault {name!r} needs a number >= 0, got {spec!r}")
+    return Fault(name, arg)
+
+
+class Switchboard:
+    """The faults switched on now; read by every handler on every request."""
+
+    def __init__(self, faults: list[Fault] | None = None):
+        self._faults: dict[str, Fault] = {}
+        for fault in faults or []:
+            self.switch_on(fault)
+
+    def switch_on(self, fault: Fault) -> None:
+        self._faults[fault.name] = fault
+
+    def clear(self) -> None:
+        self._faults.clear()
+
+    def active(self, name: str) -> bool:
+        return name in self._faults
+
+    def arg(self, name: str, default: float = 0) -> float:
+        fault = self._faults.get(name)
+        return default if fault is None or fault.arg is None else fault.arg
+
+    def describe(self) -> list[str]:
+        return [str(fault) for fault in self._faults.values()]

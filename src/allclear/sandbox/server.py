@@ -1,0 +1,132 @@
+"""Run the sandbox platform on 127.0.0.1 in a background thread, for one session or on its own.
+
+The sandbox takes its accounts from the target file (the agents and the API user it lists) and
+makes up their secrets: each secret environment variable the target names is set to a fresh
+random value unless it is set already, so the checks read secrets the same way as on a real target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import threading
+from collections.abc import MutableMapping
+from datetime import datetime, timezone
+
+from aiohttp import web
+
+from allclear.config import Target
+from allclear.sandbox import platform, reporting_api, statuspage
+from allclear.sandbox.faults import FaultError, Switchboard, parse_fault
+from allclear.sandbox.platform import STATE, AgentAccount, PlatformState
+
+
+async def get_faults(request: web.Request) -> web.Response:
+    return web.json_response({"faults": request.app[STATE].faults.describe()})
+
+
+async def set_faults(request: web.Request) -> web.Response:
+    """`POST /_sandbox/faults {"faults": ["agents-locked:3"]}` replaces the faults switched on."""
+    body = await request.json()
+    try:
+        faults = [parse_fault(spec) for spec in body.get("faults", [])]
+    except FaultError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    switchboard = request.app[STATE].faults
+    switchboard.clear()
+    for fault in faults:
+        switchboard.switch_on(fault)
+    return web.json_response({"faults": switchboard.describe()})
+
+
+async def get_agents(request: web.Request) -> web.Response:
+    agents = request.app[STATE].agents.values()
+    return web.json_response([{"email": a.email, "status": a.status, "logins": a.logins} for a in agents])
+
+
+def build_app(state: PlatformState) -> web.Application:
+    app = web.Application(middlewares=[platform.maintenance_middleware])
+    app[STATE] = state
+    app[statuspage.STARTED_AT] = datetime.now(timezone.utc)
+    platform.add_routes(app)
+    reporting_api.add_routes(app)
+    statuspage.add_routes(app)
+    app.router.add_get("/_sandbox/faults", get_faults)
+    app.router.add_post("/_sandbox/faults", set_faults)
+    app.router.add_get("/_sandbox/agents", get_agents)
+    return app
+
+
+def state_for(target: Target, faults: list[str], environ: MutableMapping[str, str]) -> PlatformState:
+    def secret(env_name: str) -> str:
+        if not environ.get(env_name):
+            environ[env_name] = secrets.token_urlsafe(18)
+        return environ[env_name]
+
+    agents = {
+        agent.email: AgentAccount(email=agent.email, password=secret(agent.password_env),
+                                  name=agent.email.split("@")[0].replace(".", " ").title())
+        for agent in target.agents
+    }
+    api = target.reporting_api
+    return PlatformState(
+        faults=Switchboard([parse_fault(spec) for spec in faults]),
+        agents=agents,
+        api_user=api.user if api else "",
+        api_token=secret(api.token_env) if api else "",
+    )
+
+
+class Sandbox:
+    """The embedded platform, serving on an ephemeral loopback port until `stop()`."""
+
+    def __init__(self, target: Target, faults: list[str] | None = None, port: int = 0,
+                 environ: MutableMapping[str, str] | None = None):
+        all_faults = [*(target.sandbox.faults if target.sandbox else []), *(faults or [])]
+        self.state = state_for(target, all_faults, os.environ if environ is None else environ)
+        self._port = port
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread = threading.Thread(target=self._serve, name="allclear-sandbox", daemon=True)
+        self._error: BaseException | None = None
+        self.url = ""
+
+    def start(self) -> "Sandbox":
+        self._thread.start()
+        self._ready.wait(timeout=15)
+        if self._error or not self.url:
+            raise RuntimeError(f"the sandbox did not start: {self._error or 'timed out'}")
+        return self
+
+    def _serve(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        try:
+            self._loop.run_until_complete(self._start_site())
+        except BaseException as exc:  # reported by start()
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _start_site(self) -> None:
+        self._runner = web.AppRunner(build_app(self.state), access_log=None, shutdown_timeout=1)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self._port)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        if self._loop and self._runner:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> "Sandbox":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

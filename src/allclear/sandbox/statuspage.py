@@ -1,0 +1,96 @@
+"""The sandbox's status page, in the Statuspage v2 public JSON shapes, under `/statuspage`.
+
+One scheduled maintenance: completed some hours before the sandbox started (so a healthy run has
+no email delay to wait out), or in progress while the `maintenance` or `statuspage-in-progress`
+fault is on (the vendor posts the completion only once the work is done).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from aiohttp import web
+
+from allclear.sandbox.platform import STATE
+
+COMPONENTS = ["Agent Desktop", "Voice", "Email", "Chat", "Help Center", "Reporting API"]
+WINDOW_ENDED_HOURS_AGO = 3
+STARTED_AT: web.AppKey[datetime] = web.AppKey("started_at", datetime)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _page(request: web.Request) -> dict:
+    return {"id": "sandbox", "name": "Sandbox Support Platform", "url": str(request.url.origin()) + "/statuspage",
+            "time_zone": "Etc/UTC", "updated_at": _iso(request.app[STARTED_AT])}
+
+
+def _in_progress(request: web.Request) -> bool:
+    faults = request.app[STATE].faults
+    return faults.active("maintenance") or faults.active("statuspage-in-progress")
+
+
+def _maintenance(request: web.Request) -> dict:
+    window_end = request.app[STARTED_AT].replace(microsecond=0) - timedelta(hours=WINDOW_ENDED_HOURS_AGO)
+    window_start = window_end - timedelta(minutes=30)
+    status = "in_progress" if _in_progress(request) else "completed"
+    updates = [{"id": "upd-1", "status": "in_progress", "body": "Maintenance is in progress.",
+                "created_at": _iso(window_start), "updated_at": _iso(window_start), "display_at": _iso(window_start)}]
+    if status == "completed":
+        updates.insert(0, {"id": "upd-2", "status": "completed", "body": "Maintenance has completed.",
+                           "created_at": _iso(window_end), "updated_at": _iso(window_end),
+                           "display_at": _iso(window_end)})
+    return {
+        "id": "sandbox-maint-1", "name": "Platform database upgrade", "status": status, "impact": "maintenance",
+        "shortlink": "https://stspg.io/sandbox", "created_at": _iso(window_start - timedelta(days=7)),
+        "updated_at": _iso(window_end if status == "completed" else window_start),
+        "monitoring_at": None, "page_id": "sandbox",
+        "resolved_at": _iso(window_end) if status == "completed" else None,
+        "scheduled_for": _iso(window_start), "scheduled_until": _iso(window_end),
+        "started_at": _iso(window_start), "incident_updates": updates, "components": [],
+    }
+
+
+def _status(request: web.Request) -> dict:
+    if _in_progress(request):
+        return {"indicator": "maintenance", "description": "Service Under Maintenance"}
+    return {"indicator": "none", "description": "All Systems Operational"}
+
+
+async def status(request: web.Request) -> web.Response:
+    return web.json_response({"page": _page(request), "status": _status(request)})
+
+
+async def summary(request: web.Request) -> web.Response:
+    maintenance = _maintenance(request)
+    component_status = "under_maintenance" if _in_progress(request) else "operational"
+    components = [{"id": f"comp-{i}", "name": name, "status": component_status, "position": i,
+                   "description": None, "showcase": True, "group": False, "only_show_if_degraded": False}
+                  for i, name in enumerate(COMPONENTS, start=1)]
+    active = [maintenance] if maintenance["status"] != "completed" else []
+    return web.json_response({"page": _page(request), "components": components, "incidents": [],
+                              "scheduled_maintenances": active, "status": _status(request)})
+
+
+async def active(request: web.Request) -> web.Response:
+    maintenance = _maintenance(request)
+    listed = [maintenance] if maintenance["status"] in ("in_progress", "verifying") else []
+    return web.json_response({"page": _page(request), "scheduled_maintenances": listed})
+
+
+async def upcoming(request: web.Request) -> web.Response:
+    return web.json_response({"page": _page(request), "scheduled_maintenances": []})
+
+
+async def all_maintenances(request: web.Request) -> web.Response:
+    return web.json_response({"page": _page(request), "scheduled_maintenances": [_maintenance(request)]})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/statuspage/api/v2/status.json", status)
+    app.router.add_get("/statuspage/api/v2/summary.json", summary)
+    app.router.add_get("/statuspage/api/v2/scheduled-maintenances/active.json", active)
+    app.router.add_get("/statuspage/api/v2/scheduled-maintenances/upcoming.json", upcoming)
+    app.router.add_get("/statuspage/api/v2/scheduled-maintenances.json", all_maintenances)

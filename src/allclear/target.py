@@ -1,0 +1,36 @@
+"""Load a target for a run: read and validate the file, start the sandbox it asks for, read secrets.
+
+Everything that can be wrong with a target is found here, before any check runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from allclear.config import Secrets, Target, fill_placeholders, read_target_file, resolve_secrets, validate_target
+from allclear.config import ConfigError
+from allclear.sandbox import Sandbox, parse_fault
+
+
+def load_target(path: Path, extra_faults: list[str] | None = None) -> tuple[Target, Secrets, Sandbox | None]:
+    raw = read_target_file(path)
+    target = validate_target(raw, path)
+    sandbox = None
+    if target.sandbox:
+        for spec in [*target.sandbox.faults, *(extra_faults or [])]:
+            parse_fault(spec)
+        sandbox = Sandbox(target, extra_faults).start()
+        try:
+            target = validate_target(fill_placeholders(raw, sandbox.url), path)
+        except ConfigError:
+            sandbox.stop()
+            raise
+    elif extra_faults:
+        raise ConfigError(f"{path}: --sandbox-fault needs a sandbox target (this one has no [sandbox] table)")
+    try:
+        secrets = resolve_secrets(target, path)
+    except ConfigError:
+        if sandbox:
+            sandbox.stop()
+        raise
+    return target, secrets, sandbox

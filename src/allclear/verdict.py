@@ -1,0 +1,105 @@
+"""The run's verdict, written for machines (verdict.json) and people (summary.md, the terminal).
+
+Every text passes through the target's redaction before it is written: no secret reaches a report.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+from allclear.config import Secrets
+from allclear.grading import ItemResult, run_grade, verdict
+
+EXIT_CODES = {"GO": 0, "NO-GO": 1, "INCONCLUSIVE": 2}
+OUTCOME_MARKS = {"passed": "✔", "failed": "✘", "inconclusive": "?", "skipped": "–"}
+
+
+@dataclass
+class RunVerdict:
+    target: str
+    verdict: str
+    grade: str | None
+    started_at: datetime
+    finished_at: datetime
+    window_end: datetime | None
+    window_end_source: str
+    items: list[ItemResult]
+    faults: list[str]
+    html_report: str = ""
+
+    @classmethod
+    def of(cls, items: list[ItemResult], **context) -> "RunVerdict":
+        return cls(verdict=verdict(items), grade=run_grade(items), items=items, **context)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
+
+    @property
+    def headline(self) -> str:
+        if self.verdict == "NO-GO":
+            return f"NO-GO ({self.grade})"
+        if self.verdict == "GO" and self.grade:
+            return f"GO (with {self.grade} notes)"
+        return self.verdict
+
+    def item_line(self, item: ItemResult) -> str:
+        grade = f" {item.grade}" if item.grade else ""
+        counts = f"{item.probes_failed}/{item.probes_run} failed" if item.probes_run else "not run"
+        line = f"{OUTCOME_MARKS[item.outcome]} {item.title:<50} {item.outcome:<12}{grade:<4} {counts}"
+        first = next((p for p in item.probes if p.outcome in ("failed", "inconclusive")), None) \
+            or next((p for p in item.probes if p.degraded or p.outcome == "skipped"), None)
+        if first:
+            reason = first.message or first.degraded
+            line += f"\n    {first.probe}: {reason.splitlines()[0] if reason else first.outcome}"
+        return line
+
+    def to_json(self) -> dict:
+        document = asdict(self)
+        for key in ("started_at", "finished_at", "window_end"):
+            document[key] = document[key].isoformat() if document[key] else None
+        document["headline"] = self.headline
+        document["exit_code"] = self.exit_code
+        return document
+
+    def write(self, reports_dir: Path, secrets: Secrets) -> tuple[Path, Path]:
+        reports_dir.mkdir(parents=True, exist_ok=True)
+        verdict_path = reports_dir / "verdict.json"
+        verdict_path.write_text(secrets.redact(json.dumps(self.to_json(), indent=2)) + "\n", encoding="utf-8")
+        summary_path = reports_dir / "summary.md"
+        summary_path.write_text(secrets.redact(self.summary_markdown()), encoding="utf-8")
+        return verdict_path, summary_path
+
+    def summary_markdown(self) -> str:
+        lines = [
+            f"# Go checklist: {self.headline}",
+            "",
+            f"Target **{self.target}**, run {self.started_at:%Y-%m-%d %H:%M:%S %Z} → {self.finished_at:%H:%M:%S %Z}.",
+            f"Window end: {self.window_end.isoformat() if self.window_end else 'not known'} ({self.window_end_source}).",
+        ]
+        if self.faults:
+            lines.append(f"Sandbox faults injected: {', '.join(self.faults)}.")
+        lines += ["", "| item | outcome | probes failed/run | grade | time |", "| --- | --- | --- | --- | --- |"]
+        for item in self.items:
+            lines.append(f"| {item.title} | {item.outcome} | {item.probes_failed}/{item.probes_run} "
+                         f"| {item.grade or '–'} | {item.seconds:.1f} s |")
+        problems = [(item, p) for item in self.items for p in item.probes
+                    if p.outcome in ("failed", "inconclusive") or p.degraded]
+        if problems:
+            lines += ["", "## What went wrong", ""]
+            for item, probe in problems:
+                lines.append(f"- **{item.title} / {probe.probe}** ({probe.outcome}"
+                             f"{', degraded' if probe.degraded else ''})")
+                if probe.expected:
+                    lines.append(f"  - expected: {probe.expected}")
+                    lines.append(f"  - observed: {probe.observed}")
+                elif probe.message or probe.degraded:
+                    lines.append(f"  - {(probe.message or probe.degraded).splitlines()[0]}")
+                for path in probe.evidence:
+                    lines.append(f"  - evidence: `{path}`")
+        if self.html_report:
+            lines += ["", f"HTML report: `{self.html_report}`"]
+        return "\n".join(lines) + "\n"
