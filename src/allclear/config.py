@@ -245,4 +245,6 @@ def _reason(err: dict[str, Any]) -> str:
     if err["type"] == "missing":
         return "required key is missing"
     message = err["msg"].removeprefix("Value error, ")
-    return f"{message} (got {err['input']!r})" if err["type"].endswith("_type") else message
+    if err["type"].endswith(("_type", "_parsing")) and not isinstance(err["input"], (dict, list)):
+        return f"{message} (got {err['input']!r})"
+    return message

@@ -91,8 +91,8 @@ def verdict(items: list[ItemResult]) -> str:
     """GO, NO-GO (a failure graded P1..P3) or INCONCLUSIVE (something could not be verified)."""
     if any(item.outcome == "failed" and item.grade in GRADES[:3] for item in items):
         return "NO-GO"
-    if not any(item.outcome == "passed" for item in items):
-        return "INCONCLUSIVE"
     if any(item.outcome == "inconclusive" for item in items):
         return "INCONCLUSIVE"
+    if not any(item.outcome in ("passed", "failed") for item in items):
+        return "INCONCLUSIVE"  # everything skipped: nothing was verified
     return "GO"

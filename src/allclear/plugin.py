@@ -10,6 +10,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -87,11 +88,17 @@ def _run(config: pytest.Config) -> GoRun | None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     if not _is_go_run(config):
+        if "go" in (config.option.markexpr or "").split():
+            raise pytest.UsageError(
+                f"-m go runs the checks in {config.rootpath / 'checks'}, but pytest was pointed at "
+                f"{', '.join(config.args)}. Run it from the allclear folder, and give a target file outside "
+                "it with '=': pytest -m go --target=/path/to/target.toml")
         return
     reports_dir = Path(config.getoption("--reports-dir"))
     if not reports_dir.is_absolute():
         reports_dir = config.invocation_params.dir / reports_dir
     config.stash[RUN_KEY] = GoRun(reports_dir=reports_dir)
+    shutil.rmtree(reports_dir / "evidence", ignore_errors=True)
     if not config.option.allure_report_dir:
         config.option.allure_report_dir = str(reports_dir / "allure-results")
         config.option.clean_alluredir = True
@@ -180,7 +187,8 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def evidence_dir(request: pytest.FixtureRequest, go_run: GoRun) -> Path:
-    slug = re.sub(r"[^A-Za-z0-9@._-]+", "_", request.node.name)
+    probe = request.node.callspec.id if hasattr(request.node, "callspec") else request.node.name
+    slug = re.sub(r"[^A-Za-z0-9@._-]+", "_", probe)
     return go_run.reports_dir / "evidence" / item_key(request.node) / slug
 
 

@@ -29,8 +29,10 @@ StepFactory = Callable[[str], AbstractContextManager[object]]
 
 
 def system_chromium() -> str | None:
-    for candidate in (os.environ.get("ALLCLEAR_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
-        if candidate and (found := shutil.which(candidate)):
+    """$ALLCLEAR_CHROMIUM when set (and then only it), else a Chromium on PATH."""
+    chosen = os.environ.get("ALLCLEAR_CHROMIUM")
+    for candidate in [chosen] if chosen else ["chromium", "chromium-browser", "google-chrome"]:
+        if found := shutil.which(candidate):
             return found
     return None
 
@@ -125,6 +127,8 @@ class AgentSession:
             for path in seen.evidence:
                 path.unlink(missing_ok=True)
             seen.evidence = []
+            with contextlib.suppress(OSError):
+                self.evidence_dir.rmdir()
         return seen
 
     def _open_login_page(self, page: Page, seen: LoginObservation) -> bool:
@@ -191,13 +195,13 @@ class AgentSession:
         seen.status_set = wanted
         return True
 
-    def _log_out(self, page: Page, seen: LoginObservation) -> bool:
+    def _log_out(self, page: Page, seen: LoginObservation, timeout_ms: float | None = None) -> bool:
         logout = page.locator(self.selectors.logout)
         if not logout.is_visible():
-            page.click(self.selectors.profile_menu)
-        logout.click()
+            page.click(self.selectors.profile_menu, timeout=timeout_ms)
+        logout.click(timeout=timeout_ms)
         try:
-            page.wait_for_selector(self.selectors.email, timeout=10000)
+            page.wait_for_selector(self.selectors.email, timeout=timeout_ms or 10000)
         except PlaywrightError:
             seen.problem = "logging out did not bring back the login page"
             return False
@@ -208,7 +212,7 @@ class AgentSession:
         """A synthetic agent must never be left signed in and routable, whatever failed."""
         problem = seen.problem
         with contextlib.suppress(PlaywrightError):
-            self._log_out(page, seen)
+            self._log_out(page, seen, timeout_ms=3000)
         seen.problem = problem
 
     def _screenshot(self, page: Page, seen: LoginObservation) -> None:

@@ -1,0 +1,72 @@
+"""Helpers for the project's own tests: run the Go checklist in a subprocess, as ops would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+ROOT = Path(__file__).resolve().parents[1]
+SANDBOX_TOML = ROOT / "config" / "sandbox.toml"
+
+
+@dataclass
+class GoResult:
+    exit_code: int
+    output: str
+    reports: Path
+
+    @property
+    def verdict(self) -> dict:
+        path = self.reports / "verdict.json"
+        assert path.is_file(), f"no verdict.json (exit {self.exit_code}):\n{self.output[-3000:]}"
+        return json.loads(path.read_text())
+
+    def item(self, key: str) -> dict:
+        items = {item["item"]: item for item in self.verdict["items"]}
+        assert key in items, f"no item {key!r} in verdict: {sorted(items)}\n{self.output[-3000:]}"
+        return items[key]
+
+
+def write_target(directory: Path, changes: dict | None = None, agents: int | None = None,
+                 base: Path = SANDBOX_TOML) -> Path:
+    """A sandbox target derived from config/sandbox.toml, with some keys changed."""
+    raw = tomllib.loads(base.read_text())
+    if agents is not None:
+        raw["agents"] = raw["agents"][:agents]
+    for dotted, value in (changes or {}).items():
+        *parents, last = dotted.split(".")
+        table = raw
+        for part in parents:
+            table = table.setdefault(part, {})
+        table[last] = value
+    path = directory / "target.toml"
+    path.write_text(tomli_w.dumps(raw))
+    return path
+
+
+@pytest.fixture
+def run_go(tmp_path):
+    def run(*args: str, target: Path | None = None, checks: tuple[str, ...] = (), html: bool = False,
+            env: dict[str, str] | None = None, timeout: float = 300) -> GoResult:
+        reports = tmp_path / "reports"
+        command = [sys.executable, "-m", "pytest", "-m", "go", "-p", "no:cacheprovider",
+                   f"--reports-dir={reports}", *[f"checks/{name}" for name in checks], *args]
+        if target:
+            command.append(f"--target={target}")
+        if not html:
+            command.append("--no-html-report")
+        environment = {k: v for k, v in os.environ.items()
+                       if not k.startswith(("ALLCLEAR_TARGET", "ALLCLEAR_SANDBOX_"))}
+        environment.update(env or {})
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=environment)
+        return GoResult(done.returncode, done.stdout + done.stderr, reports)
+
+    return run

@@ -1,0 +1,153 @@
+"""The Go checklist against the sandbox, run as ops run it (`pytest -m go` in a subprocess):
+healthy it says GO; each injected fault turns the right item red, with the right outcome and grade."""
+
+import json
+import zipfile
+
+import pytest
+
+from tests.conftest import write_target
+
+pytestmark = pytest.mark.slow
+
+
+def test_healthy_sandbox_is_go_with_html_report(run_go):
+    result = run_go(html=True)
+    assert result.exit_code == 0, result.output[-3000:]
+    verdict = result.verdict
+    assert verdict["verdict"] == "GO" and verdict["grade"] is None
+    assert {i["item"]: i["outcome"] for i in verdict["items"]} == {
+        "login": "passed", "reporting_api": "passed", "status_page": "passed"}
+    assert result.item("login")["probes_run"] == 10
+    assert verdict["window_end_source"].startswith("status page")
+    assert "Go checklist: GO" in result.output and "HTML report:" in result.output
+    report = result.reports / "allure-report" / "index.html"
+    assert report.is_file() and report.stat().st_size > 100_000
+    assert "| Every agent can log in and set a status | passed | 0/10 |" in (result.reports / "summary.md").read_text()
+    results = result.reports / "allure-results"
+    environment = (results / "environment.properties").read_text()
+    assert "target=sandbox" in environment and "window.end=" in environment
+    labels = [label for f in results.glob("*-result.json") for label in json.loads(f.read_text())["labels"]]
+    assert {"name": "epic", "value": "Go checklist"} in labels
+    assert {"name": "severity", "value": "trivial"} in labels
+
+
+def test_maintenance_page_still_up_is_p1(run_go):
+    result = run_go("--sandbox-fault", "maintenance")
+    assert result.exit_code == 1
+    assert result.verdict["verdict"] == "NO-GO" and result.verdict["grade"] == "P1"
+    login = result.item("login")
+    assert (login["outcome"], login["grade"], login["probes_failed"]) == ("failed", "P1", 10)
+    probe = login["probes"][0]
+    assert probe["expected"] == "the login page" and "the maintenance page" in probe["observed"]
+    assert any(path.endswith("screenshot.png") for path in probe["evidence"])
+    assert (result.reports / probe["evidence"][0]).is_file()
+    assert "HTML page titled 'Scheduled maintenance" in result.item("reporting_api")["probes"][0]["observed"]
+    assert result.item("status_page")["grade"] == "P4"
+
+
+@pytest.mark.parametrize("locked, grade", [(3, "P1"), (2, "P2"), (1, "P3")])
+def test_locked_agents_are_graded_by_the_30_percent_rule(run_go, locked, grade):
+    result = run_go("--sandbox-fault", f"agents-locked:{locked}", checks=("test_login.py",))
+    assert result.exit_code == 1
+    login = result.item("login")
+    assert (login["outcome"], login["grade"], login["probes_failed"], login["probes_run"]) == \
+        ("failed", grade, locked, 10)
+    failed = [p for p in login["probes"] if p["outcome"] == "failed"]
+    assert [p["probe"] for p in failed] == [f"agent{n:02d}@sandbox.allclear.test" for n in range(1, locked + 1)]
+    assert "sign-in refused: Your account is locked" in failed[0]["observed"]
+    assert result.verdict["headline"] == f"NO-GO ({grade})"
+
+
+def test_login_500_fails_every_agent(run_go, tmp_path):
+    result = run_go("--sandbox-fault", "login-500", target=write_target(tmp_path, agents=3), checks=("test_login.py",))
+    login = result.item("login")
+    assert (login["outcome"], login["grade"], login["probes_failed"]) == ("failed", "P1", 3)
+    assert "sign-in refused: HTTP 500" in login["probes"][0]["observed"]
+
+
+def test_desktop_spinner_fails_with_evidence_and_no_password_anywhere(run_go, tmp_path):
+    target = write_target(tmp_path, {"login.desktop_timeout_s": 2.0}, agents=2)
+    passwords = {f"ALLCLEAR_SANDBOX_AGENT0{n}_PASSWORD": f"pw-{n}-Zq8#secret-value" for n in (1, 2)}
+    token = {"ALLCLEAR_SANDBOX_API_TOKEN": "tok-Zq8-secret-api-token"}
+    result = run_go("--sandbox-fault", "desktop-spinner", target=target, html=True, env={**passwords, **token})
+    login = result.item("login")
+    assert (login["outcome"], login["grade"]) == ("failed", "P1")
+    assert "did not finish loading within 2 s" in login["probes"][0]["observed"]
+    evidence = login["probes"][0]["evidence"]
+    assert {"screenshot.png", "trace-before-sign-in.zip", "trace-after-sign-in.zip"} <= {p.rsplit("/", 1)[-1] for p in evidence}
+    leaks = []
+    for path in result.reports.rglob("*"):
+        if not path.is_file():
+            continue
+        blobs = [path.read_bytes()]
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                blobs += [archive.read(name) for name in archive.namelist()]
+        leaks += [f"{path}: {name}" for name, secret in {**passwords, **token}.items()
+                  for blob in blobs if secret.encode() in blob]
+    assert not leaks, leaks
+    assert secret_free(result.output, {**passwords, **token})
+
+
+def secret_free(text, secrets):
+    return not any(value in text for value in secrets.values())
+
+
+def test_reports_503_is_p2(run_go):
+    result = run_go("--sandbox-fault", "reports-503", checks=("test_reporting_api.py",))
+    api = result.item("reporting_api")
+    assert (api["outcome"], api["grade"], result.exit_code) == ("failed", "P2", 1)
+    assert api["probes"][0]["observed"].startswith("HTTP 503")
+
+
+def test_reports_401_is_inconclusive_not_a_vendor_failure(run_go):
+    result = run_go("--sandbox-fault", "reports-401", checks=("test_reporting_api.py",))
+    api = result.item("reporting_api")
+    assert (api["outcome"], api["grade"]) == ("inconclusive", None)
+    assert "credentials were rejected" in api["probes"][0]["message"]
+    assert (result.verdict["verdict"], result.exit_code) == ("INCONCLUSIVE", 2)
+
+
+def test_slow_reports_are_degraded_then_failed(run_go, tmp_path):
+    slow = write_target(tmp_path, {"reporting_api.budget_s": 0.3})
+    result = run_go("--sandbox-fault", "reports-slow:0.6", target=slow, checks=("test_reporting_api.py",))
+    api = result.item("reporting_api")
+    assert (api["outcome"], api["grade"], result.verdict["verdict"]) == ("passed", "P4", "GO")
+    assert "budget 0.3 s" in api["probes"][0]["degraded"]
+    too_slow = write_target(tmp_path, {"reporting_api.timeout_s": 0.5})
+    result = run_go("--sandbox-fault", "reports-slow:2", target=too_slow, checks=("test_reporting_api.py",))
+    api = result.item("reporting_api")
+    assert (api["outcome"], api["grade"]) == ("failed", "P2")
+    assert "no answer within 0.5 s" in api["probes"][0]["observed"]
+
+
+def test_status_page_not_yet_updated_is_p4_and_still_go(run_go):
+    result = run_go("--sandbox-fault", "statuspage-in-progress", checks=("test_status_page.py",))
+    page = result.item("status_page")
+    assert (page["outcome"], page["grade"]) == ("failed", "P4")
+    assert "'Platform database upgrade' is in_progress" in page["probes"][0]["observed"]
+    assert (result.verdict["verdict"], result.exit_code) == ("GO", 0)
+
+
+def test_browser_that_cannot_start_is_inconclusive(run_go, tmp_path):
+    result = run_go(target=write_target(tmp_path, agents=2), checks=("test_login.py",),
+                    env={"ALLCLEAR_CHROMIUM": str(tmp_path / "no-such-chromium")})
+    login = result.item("login")
+    assert (login["outcome"], login["grade"]) == ("inconclusive", None)
+    assert "no Chromium could be started" in login["probes"][0]["message"]
+    assert (result.verdict["verdict"], result.exit_code) == ("INCONCLUSIVE", 2)
+
+
+def test_bad_target_stops_before_any_check(run_go, tmp_path):
+    bad = write_target(tmp_path, {"login.desktop_timout_s": 3})
+    result = run_go(target=bad)
+    assert result.exit_code == 4
+    assert "login.desktop_timout_s: unknown key" in result.output
+    assert "Traceback" not in result.output and "passed" not in result.output
+
+
+def test_unknown_fault_lists_the_known_ones(run_go):
+    result = run_go("--sandbox-fault", "meteor-strike")
+    assert result.exit_code == 4
+    assert "unknown sandbox fault 'meteor-strike'; known faults: agents-locked" in result.output
