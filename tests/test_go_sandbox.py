@@ -75,7 +75,8 @@ def test_desktop_spinner_fails_with_evidence_and_no_password_anywhere(run_go, tm
     assert (login["outcome"], login["grade"]) == ("failed", "P1")
     assert "did not finish loading within 2 s" in login["probes"][0]["observed"]
     evidence = login["probes"][0]["evidence"]
-    assert {"screenshot.png", "trace-before-sign-in.zip", "trace-after-sign-in.zip"} <= {p.rsplit("/", 1)[-1] for p in evidence}
+    names = {path.rsplit("/", 1)[-1] for path in evidence}
+    assert {"screenshot.png", "trace-before-sign-in.zip", "trace-after-sign-in.zip"} <= names
     leaks = []
     for path in result.reports.rglob("*"):
         if not path.is_file():

@@ -53,7 +53,8 @@ def test_report_is_csv_with_content_disposition(sandbox, client):
 def test_bad_report_request_uses_the_vendor_error_shape(sandbox, client):
     response = client.post("/api/v1/reports", json={**REPORT, "startAt": "yesterday"}, auth=api_auth(sandbox))
     assert response.status_code == 400
-    assert response.json() == {"errors": [{"attr": "startAt", "code": "invalid", "detail": "must be a date YYYY-MM-DD"}]}
+    error = {"attr": "startAt", "code": "invalid", "detail": "must be a date YYYY-MM-DD"}
+    assert response.json() == {"errors": [error]}
 
 
 def test_api_needs_basic_auth(client):

@@ -41,7 +41,7 @@ def _time_zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'America/Los_Angeles')")
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'America/Los_Angeles')") from None
     return value
 
 
@@ -197,9 +197,9 @@ def read_target_file(path: Path) -> dict[str, Any]:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such target file")
+        raise ConfigError(f"{path}: no such target file") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}")
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
 def validate_target(raw: dict[str, Any], path: Path) -> Target:
@@ -207,7 +207,7 @@ def validate_target(raw: dict[str, Any], path: Path) -> Target:
         return Target.model_validate(raw)
     except ValidationError as exc:
         problems = [f"{path}: {_key(err['loc'])}: {_reason(err)}" for err in exc.errors()]
-        raise ConfigError("\n".join(problems))
+        raise ConfigError("\n".join(problems)) from None
 
 
 def fill_placeholders(raw: Any, sandbox_url: str) -> Any:

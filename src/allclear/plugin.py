@@ -116,7 +116,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         if window_end:
             run.set_window_end(_parse_moment(window_end), "--window-end")
     except (ConfigError, FaultError) as exc:
-        raise pytest.UsageError(str(exc))
+        raise pytest.UsageError(str(exc)) from None
     if run.target.window_end:
         run.set_window_end(run.target.window_end, "target file")
     run.faults = run.sandbox.state.faults.describe() if run.sandbox else []
@@ -126,7 +126,7 @@ def _parse_moment(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ConfigError(f"--window-end: {text!r} is not an ISO 8601 time such as 2026-11-23T23:00:00-08:00")
+        raise ConfigError(f"--window-end: {text!r} is not an ISO 8601 time such as 2026-11-23T23:00:00-08:00") from None
     if moment.tzinfo is None:
         raise ConfigError(f"--window-end: {text!r} needs a UTC offset, such as 2026-11-23T23:00:00-08:00")
     return moment

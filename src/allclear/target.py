@@ -7,8 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from allclear.config import Secrets, Target, fill_placeholders, read_target_file, resolve_secrets, validate_target
-from allclear.config import ConfigError
+from allclear.config import (
+    ConfigError,
+    Secrets,
+    Target,
+    fill_placeholders,
+    read_target_file,
+    resolve_secrets,
+    validate_target,
+)
 from allclear.sandbox import Sandbox, parse_fault
 
 

@@ -78,7 +78,8 @@ class RunVerdict:
             f"# Go checklist: {self.headline}",
             "",
             f"Target **{self.target}**, run {self.started_at:%Y-%m-%d %H:%M:%S %Z} → {self.finished_at:%H:%M:%S %Z}.",
-            f"Window end: {self.window_end.isoformat() if self.window_end else 'not known'} ({self.window_end_source}).",
+            f"Window end: {self.window_end.isoformat() if self.window_end else 'not known'} "
+            f"({self.window_end_source}).",
         ]
         if self.faults:
             lines.append(f"Sandbox faults injected: {', '.join(self.faults)}.")

@@ -43,7 +43,7 @@ def parse_fault(spec: str) -> Fault:
     try:
         arg = kind(arg_text)
     except ValueError:
-        raise FaultError(f"sandbox fault {name!r} needs a number, as in '{name}:3', got {spec!r}")
+        raise FaultError(f"sandbox fault {name!r} needs a number, as in '{name}:3', got {spec!r}") from None
     if arg < 0:
         raise FaultError(f"sandbox fault {name!r} needs a number >= 0, got {spec!r}")
     return Fault(name, arg)
