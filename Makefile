@@ -25,6 +25,7 @@ go: setup
 	$(BIN)/pytest -m go $(ARGS)
 
 test: setup
+	$(BIN)/ruff check src tests checks
 	$(BIN)/pytest tests $(ARGS)
 
 sandbox: setup
