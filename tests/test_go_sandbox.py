@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from tests.conftest import write_target
+from tests.conftest import ROOT, write_target
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +30,7 @@ def test_healthy_sandbox_is_go_with_html_report(run_go):
     labels = [label for f in results.glob("*-result.json") for label in json.loads(f.read_text())["labels"]]
     assert {"name": "epic", "value": "Go checklist"} in labels
     assert {"name": "severity", "value": "trivial"} in labels
+    assert "Maintenance page still up" in (results / "categories.json").read_text()
 
 
 def test_maintenance_page_still_up_is_p1(run_go):
@@ -146,6 +147,17 @@ def test_bad_target_stops_before_any_check(run_go, tmp_path):
     assert result.exit_code == 4
     assert "login.desktop_timout_s: unknown key" in result.output
     assert "Traceback" not in result.output and "passed" not in result.output
+    verdict = result.verdict
+    assert (verdict["verdict"], verdict["items"]) == ("INCONCLUSIVE", [])
+    assert "login.desktop_timout_s: unknown key" in verdict["not_started"]
+
+
+def test_missing_secret_names_the_variable_and_leaves_a_verdict(run_go, tmp_path):
+    example = write_target(tmp_path, base=ROOT / "config" / "example.toml")
+    result = run_go(target=example)
+    assert result.exit_code == 4
+    assert "missing secret environment variable(s): ALLCLEAR_AGENT1_PASSWORD, GLADLY_API_TOKEN" in result.output
+    assert result.verdict["verdict"] == "INCONCLUSIVE"
 
 
 def test_unknown_fault_lists_the_known_ones(run_go):

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import allure
@@ -59,14 +60,25 @@ def finish_results(results_dir: Path, verdict: RunVerdict, secrets: Secrets) -> 
         "sandbox.faults": ", ".join(verdict.faults) or "none",
         "allclear": __version__,
         "python": sys.version.split()[0],
+        "playwright": _version("playwright"),
+        "pytest": _version("pytest"),
     }
     lines = [f"{key}={value}" for key, value in environment.items()]
     (results_dir / "environment.properties").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # Allure 3 reads categories from its config (below); Allure 2 reads this file.
+    (results_dir / "categories.json").write_text(json.dumps(CATEGORIES, indent=2), encoding="utf-8")
     for path in results_dir.iterdir():
         if path.suffix in (".json", ".txt", ".properties"):
             text = path.read_text(encoding="utf-8", errors="replace")
             if any(secret in text for secret in secrets.values()):
                 path.write_text(secrets.redact(text), encoding="utf-8")
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def allure_command() -> str | None:

@@ -116,6 +116,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         if window_end:
             run.set_window_end(_parse_moment(window_end), "--window-end")
     except (ConfigError, FaultError) as exc:
+        RunVerdict.target_not_loaded(str(exc), path, run.started_at).write(run.reports_dir, run.secrets)
         raise pytest.UsageError(str(exc)) from None
     if run.target.window_end:
         run.set_window_end(run.target.window_end, "target file")

@@ -29,10 +29,18 @@ class RunVerdict:
     items: list[ItemResult]
     faults: list[str]
     html_report: str = ""
+    not_started: str = ""
 
     @classmethod
     def of(cls, items: list[ItemResult], **context) -> "RunVerdict":
         return cls(verdict=verdict(items), grade=run_grade(items), items=items, **context)
+
+    @classmethod
+    def target_not_loaded(cls, reason: str, target_path: Path, started_at: datetime) -> "RunVerdict":
+        """A run whose target could not be loaded still leaves a verdict behind: nothing was verified."""
+        return cls(target=str(target_path), verdict="INCONCLUSIVE", grade=None, started_at=started_at,
+                   finished_at=datetime.now(started_at.tzinfo), window_end=None, window_end_source="not known",
+                   items=[], faults=[], not_started=reason)
 
     @property
     def exit_code(self) -> int:
@@ -83,6 +91,9 @@ class RunVerdict:
         ]
         if self.faults:
             lines.append(f"Sandbox faults injected: {', '.join(self.faults)}.")
+        if self.not_started:
+            lines += ["", "The checklist did not start: the target could not be loaded.", "", "```",
+                      self.not_started, "```"]
         lines += ["", "| item | outcome | probes failed/run | grade | time |", "| --- | --- | --- | --- | --- |"]
         for item in self.items:
             lines.append(f"| {item.title} | {item.outcome} | {item.probes_failed}/{item.probes_run} "
