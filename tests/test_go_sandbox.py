@@ -89,6 +89,7 @@ def test_desktop_spinner_fails_with_evidence_and_no_password_anywhere(run_go, tm
         leaks += [f"{path}: {name}" for name, secret in {**passwords, **token}.items()
                   for blob in blobs if secret.encode() in blob]
     assert not leaks, leaks
+    assert (result.reports / "allure-report" / "index.html").is_file(), result.output[-2000:]
     assert secret_free(result.output, {**passwords, **token})
 
 

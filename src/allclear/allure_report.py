@@ -23,12 +23,14 @@ from allclear.config import Secrets
 from allclear.verdict import RunVerdict
 
 SEVERITY_OF_GRADE = {"P1": "blocker", "P2": "critical", "P3": "normal", "P4": "minor", None: "trivial"}
+# Regexes are run by Allure's JavaScript (and Allure 2's Java): no inline flags such as (?s).
 CATEGORIES = [
-    {"name": "Maintenance page still up", "matchedStatuses": ["failed"], "messageRegex": "(?s).*maintenance.*"},
+    {"name": "Maintenance page still up", "matchedStatuses": ["failed"],
+     "messageRegex": "[\\s\\S]*maintenance[\\s\\S]*"},
     {"name": "Credentials rejected", "matchedStatuses": ["broken", "failed"],
-     "messageRegex": "(?s).*(credentials were rejected|sign-in refused).*"},
+     "messageRegex": "[\\s\\S]*(credentials were rejected|sign-in refused)[\\s\\S]*"},
     {"name": "Timeout", "matchedStatuses": ["failed", "broken"],
-     "messageRegex": "(?s).*(within \\d|no answer within|[Tt]imeout).*"},
+     "messageRegex": "[\\s\\S]*(within \\d|no answer within|[Tt]imeout)[\\s\\S]*"},
     {"name": "Probe error (could not verify)", "matchedStatuses": ["broken"]},
 ]
 ALLURE_VERSION = "3.18.0"
@@ -106,7 +108,8 @@ def build_html_report(results_dir: Path, reports_dir: Path, target_name: str) ->
         "historyPath": str(reports_dir / "allure-history.jsonl"),
         "historyLimit": 50,
         "categories": CATEGORIES,
-        "plugins": {"awesome": {"options": {"singleFile": True, "reportName": f"Go checklist: {target_name}"}}},
+        "plugins": {"awesome": {"options": {"singleFile": True, "reportName": f"Go checklist: {target_name}",
+                                            "groupBy": ["epic", "feature"]}}},
     }
     settings_path = reports_dir / "allurerc.json"
     settings_path.write_text(json.dumps(settings, indent=2), encoding="utf-8")

@@ -238,7 +238,9 @@ def _allure_labels(request: pytest.FixtureRequest) -> None:
         return
     allure.dynamic.epic("Go checklist")
     allure.dynamic.feature(_title(request.node))
-    allure.dynamic.story(request.node.callspec.id if hasattr(request.node, "callspec") else request.node.name)
+    probe = request.node.callspec.id if hasattr(request.node, "callspec") else request.node.name
+    allure.dynamic.story(probe)
+    allure.dynamic.title(probe if hasattr(request.node, "callspec") else probe.removeprefix("test_").replace("_", " "))
 
 
 def _title(node: pytest.Item) -> str:
