@@ -18,7 +18,8 @@ DEFAULT_SANDBOX_TARGET = Path(__file__).resolve().parents[2] / "config" / "sandb
 
 
 def fault_list() -> str:
-    return "\n".join(f"  {name}{':N' if kind else ''}  {what}" for name, (kind, what) in sorted(KNOWN_FAULTS.items()))
+    args = {int: ":N", float: ":SECONDS", str: ":NAME"}
+    return "\n".join(f"  {name}{args.get(kind, '')}  {what}" for name, (kind, what) in sorted(KNOWN_FAULTS.items()))
 
 
 def run_sandbox(args: argparse.Namespace) -> int:

@@ -14,6 +14,17 @@ KNOWN_FAULTS: dict[str, tuple[type | None, str]] = {
     "reports-401": (None, "the reporting API rejects the API token"),
     "reports-slow": (float, "the reporting API answers after SECONDS"),
     "statuspage-in-progress": (None, "the status page still shows the maintenance in progress"),
+    "voice-busy": (None, "every support line is busy"),
+    "voice-no-answer": (None, "no support line answers"),
+    "voice-maintenance-recording": (None, "support lines answer with the maintenance recording"),
+    "voice-line-busy": (int, "only support line N (1-based, in target order) is busy"),
+    "twilio-auth": (None, "the voice API rejects the probe's Twilio credentials"),
+    "mail-blackhole": (None, "the support mailbox never replies"),
+    "mail-slow": (float, "the support mailbox replies after SECONDS"),
+    "smtp-down": (None, "the SMTP server refuses connections"),
+    "imap-auth": (None, "the IMAP server refuses the probe mailbox's login"),
+    "dns-mx-wrong": (None, "the support domain's MX points elsewhere"),
+    "dns-nxdomain": (str, "NAME does not exist in the zone"),
 }
 
 
@@ -24,10 +35,12 @@ class FaultError(ValueError):
 @dataclass(frozen=True)
 class Fault:
     name: str
-    arg: int | float | None = None
+    arg: int | float | str | None = None
 
     def __str__(self) -> str:
-        return self.name if self.arg is None else f"{self.name}:{self.arg:g}"
+        if self.arg is None:
+            return self.name
+        return f"{self.name}:{self.arg:g}" if isinstance(self.arg, (int, float)) else f"{self.name}:{self.arg}"
 
 
 def parse_fault(spec: str) -> Fault:
@@ -40,6 +53,10 @@ def parse_fault(spec: str) -> Fault:
         if arg_text:
             raise FaultError(f"sandbox fault {name!r} takes no argument, got {spec!r}")
         return Fault(name)
+    if kind is str:
+        if not arg_text:
+            raise FaultError(f"sandbox fault {name!r} needs a name, as in '{name}:help.example.com', got {spec!r}")
+        return Fault(name, arg_text)
     try:
         arg = kind(arg_text)
     except ValueError:
@@ -66,7 +83,7 @@ class Switchboard:
     def active(self, name: str) -> bool:
         return name in self._faults
 
-    def arg(self, name: str, default: float = 0) -> float:
+    def arg(self, name: str, default: float | str = 0) -> float | str:
         fault = self._faults.get(name)
         return default if fault is None or fault.arg is None else fault.arg
 
