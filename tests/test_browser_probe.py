@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from allclear.config import read_target_file, validate_target
+from allclear.config import read_sandbox_template
 from allclear.probes.browser import AgentSession, launch_chromium
 from allclear.sandbox import Sandbox
 
@@ -24,7 +24,7 @@ def browser():
 @pytest.fixture
 def sandbox():
     environ: dict[str, str] = {}
-    target = validate_target(read_target_file(SANDBOX_TOML), SANDBOX_TOML)
+    target = read_sandbox_template(SANDBOX_TOML)
     with Sandbox(target, environ=environ) as running:
         running.login = target.login.model_copy(update={"url": f"{running.url}/login"})
         running.password = environ["ALLCLEAR_SANDBOX_AGENT01_PASSWORD"]

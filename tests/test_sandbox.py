@@ -5,7 +5,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from allclear.config import read_target_file, validate_target
+from allclear.config import read_sandbox_template
 from allclear.sandbox import FaultError, Sandbox, parse_fault
 
 SANDBOX_TOML = Path(__file__).resolve().parents[1] / "config" / "sandbox.toml"
@@ -14,7 +14,7 @@ SANDBOX_TOML = Path(__file__).resolve().parents[1] / "config" / "sandbox.toml"
 @pytest.fixture
 def sandbox():
     environ: dict[str, str] = {}
-    target = validate_target(read_target_file(SANDBOX_TOML), SANDBOX_TOML)
+    target = read_sandbox_template(SANDBOX_TOML)
     with Sandbox(target, environ=environ) as running:
         running.environ = environ
         yield running

@@ -11,7 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
-from allclear.config import ConfigError, read_target_file, validate_target
+from allclear.config import ConfigError, read_sandbox_template
 from allclear.sandbox import KNOWN_FAULTS, FaultError, Sandbox, parse_fault
 
 DEFAULT_SANDBOX_TARGET = Path(__file__).resolve().parents[2] / "config" / "sandbox.toml"
@@ -28,7 +28,7 @@ def run_sandbox(args: argparse.Namespace) -> int:
         return 0
     path = Path(args.target)
     try:
-        target = validate_target(read_target_file(path), path)
+        target = read_sandbox_template(path)
         for spec in args.fault:
             parse_fault(spec)
     except (ConfigError, FaultError) as exc:

@@ -111,6 +111,77 @@ class StatusPageCheck(Section):
     timeout_s: Seconds = 15.0
 
 
+def _e164(value: str) -> str:
+    if not re.fullmatch(r"\+[1-9]\d{6,14}", value):
+        raise ValueError(f"must be a phone number in E.164 form such as +14155550100, got {value!r}")
+    return value
+
+
+PhoneNumber = Annotated[str, AfterValidator(_e164)]
+Port = Annotated[int, Field(ge=0, le=65535)]
+Security = Literal["ssl", "starttls", "plain"]
+
+
+class SupportLine(Section):
+    number: PhoneNumber
+    name: str = ""
+    expected_greeting: str = ""   # a phrase the line must say when it answers (optional)
+
+
+class VoiceCheck(Section):
+    """Twilio places the probe call; only the API base differs between the sandbox and Twilio."""
+
+    enabled: bool = True
+    api_base: Url = "https://api.twilio.com"
+    account_sid: str
+    auth_token_env: EnvName
+    from_number: PhoneNumber
+    lines: list[SupportLine] = Field(min_length=1)
+    ring_timeout_s: int = Field(default=30, ge=5, le=600)     # Twilio `Timeout`: how long it may ring
+    listen_s: int = Field(default=8, ge=1, le=120)            # seconds recorded and transcribed after answer
+    time_limit_s: int = Field(default=60, ge=10, le=14400)    # Twilio `TimeLimit`: the call can never stay up
+    answer_deadline_s: Seconds = 60.0
+    transcription_deadline_s: Seconds = 180.0
+    poll_interval_s: Seconds = 1.0
+    maintenance_phrases: list[str] = ["undergoing system maintenance", "encountered an error processing"]
+
+
+class EmailCheck(Section):
+    enabled: bool = True
+    support_address: str
+    probe_address: str
+    smtp_host: str
+    smtp_port: Port = 587
+    smtp_security: Security = "starttls"
+    smtp_user: str
+    smtp_password_env: EnvName
+    imap_host: str
+    imap_port: Port = 993
+    imap_security: Security = "ssl"
+    imap_user: str
+    imap_password_env: EnvName
+    imap_folder: str = "INBOX"
+    delay_after_window_min: float = Field(default=15.0, ge=0)   # the vendor: send 15 minutes after the window
+    reply_deadline_s: Seconds = 600.0
+    poll_interval_s: Seconds = 10.0
+    connect_timeout_s: Seconds = 20.0
+    cleanup: bool = True
+
+
+class DnsRecord(Section):
+    name: str
+    type: Literal["A", "AAAA", "CNAME", "MX", "TXT"]
+    expect: list[str] = []   # each must be among the answers (MX: the exchange host; TXT: a substring)
+
+
+class DnsCheck(Section):
+    enabled: bool = True
+    nameservers: list[str] = []   # empty: the system's resolver
+    port: Port = 53
+    timeout_s: Seconds = 5.0
+    records: list[DnsRecord] = Field(min_length=1)
+
+
 class BusinessHours(Section):
     time_zone: TimeZone
     weekly: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], list[str]] = {}
@@ -154,6 +225,9 @@ class Target(Section):
     login: LoginCheck | None = None
     reporting_api: ReportingApiCheck | None = None
     status_page: StatusPageCheck | None = None
+    voice: VoiceCheck | None = None
+    email: EmailCheck | None = None
+    dns: DnsCheck | None = None
     business_hours: BusinessHours | None = None
     grading: Grading = Grading()
 
@@ -168,7 +242,11 @@ class Target(Section):
         names = [agent.password_env for agent in self.agents]
         if self.reporting_api and self.reporting_api.enabled:
             names.append(self.reporting_api.token_env)
-        return names
+        if self.voice and self.voice.enabled:
+            names.append(self.voice.auth_token_env)
+        if self.email and self.email.enabled:
+            names += [self.email.smtp_password_env, self.email.imap_password_env]
+        return list(dict.fromkeys(names))
 
 
 class Secrets:
@@ -210,14 +288,25 @@ def validate_target(raw: dict[str, Any], path: Path) -> Target:
         raise ConfigError("\n".join(problems)) from None
 
 
-def fill_placeholders(raw: Any, sandbox_url: str) -> Any:
-    """Replace `{sandbox}` in every string with the running sandbox's base URL."""
+# What a sandbox target's placeholders stand for before the sandbox has started (to validate it).
+UNSTARTED_SANDBOX = {"sandbox": "http://127.0.0.1:0", "sandbox_host": "127.0.0.1", "sandbox_dns_port": 0,
+                     "sandbox_smtp_port": 0, "sandbox_imap_port": 0}
+
+
+def fill_placeholders(raw: Any, values: dict[str, str | int]) -> Any:
+    """Replace `{sandbox}`, `{sandbox_smtp_port}`, ... with the running sandbox's addresses.
+
+    A string that is only a placeholder for a number (a port) becomes that number.
+    """
     if isinstance(raw, dict):
-        return {key: fill_placeholders(value, sandbox_url) for key, value in raw.items()}
+        return {key: fill_placeholders(value, values) for key, value in raw.items()}
     if isinstance(raw, list):
-        return [fill_placeholders(value, sandbox_url) for value in raw]
+        return [fill_placeholders(value, values) for value in raw]
     if isinstance(raw, str):
-        return raw.replace(SANDBOX_PLACEHOLDER, sandbox_url)
+        whole = re.fullmatch(r"\{(\w+)\}", raw)
+        if whole and whole.group(1) in values:
+            return values[whole.group(1)]
+        return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), m.group(0))), raw)
     return raw
 
 
@@ -248,3 +337,8 @@ def _reason(err: dict[str, Any]) -> str:
     if err["type"].endswith(("_type", "_parsing")) and not isinstance(err["input"], (dict, list)):
         return f"{message} (got {err['input']!r})"
     return message
+
+
+def read_sandbox_template(path: Path) -> Target:
+    """A target as written, its sandbox placeholders not yet filled in: what the sandbox is built from."""
+    return validate_target(fill_placeholders(read_target_file(path), UNSTARTED_SANDBOX), path)

@@ -140,6 +140,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     target = run.target
     if "agent" in metafunc.fixturenames:
         metafunc.parametrize("agent", target.agents, ids=[a.email for a in target.agents])
+    if "dns_record" in metafunc.fixturenames:
+        records = target.dns.records if target.dns and target.dns.enabled else []
+        metafunc.parametrize("dns_record", records, ids=[f"{r.type} {r.name}" for r in records])
     if "report_spec" in metafunc.fixturenames:
         reports = target.reporting_api.reports if target.reporting_api else []
         metafunc.parametrize("report_spec", reports, ids=[r.metric_set for r in reports])

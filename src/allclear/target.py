@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from allclear.config import (
+    UNSTARTED_SANDBOX,
     ConfigError,
     Secrets,
     Target,
@@ -21,14 +22,14 @@ from allclear.sandbox import Sandbox, parse_fault
 
 def load_target(path: Path, extra_faults: list[str] | None = None) -> tuple[Target, Secrets, Sandbox | None]:
     raw = read_target_file(path)
-    target = validate_target(raw, path)
+    target = validate_target(fill_placeholders(raw, UNSTARTED_SANDBOX), path)
     sandbox = None
     if target.sandbox:
         for spec in [*target.sandbox.faults, *(extra_faults or [])]:
             parse_fault(spec)
         sandbox = Sandbox(target, extra_faults).start()
         try:
-            target = validate_target(fill_placeholders(raw, sandbox.url), path)
+            target = validate_target(fill_placeholders(raw, sandbox.addresses()), path)
         except ConfigError:
             sandbox.stop()
             raise

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from allclear.config import Target
 from allclear.sandbox import platform, reporting_api, statuspage
+from allclear.sandbox.dns import start_dns
 from allclear.sandbox.faults import FaultError, Switchboard, parse_fault
 from allclear.sandbox.platform import STATE, AgentAccount, PlatformState
 
@@ -92,6 +93,7 @@ class Sandbox:
         self._thread = threading.Thread(target=self._serve, name="allclear-sandbox", daemon=True)
         self._error: BaseException | None = None
         self.url = ""
+        self.dns_port = 0
 
     def start(self) -> "Sandbox":
         self._thread.start()
@@ -117,11 +119,21 @@ class Sandbox:
         site = web.TCPSite(self._runner, "127.0.0.1", self._port)
         await site.start()
         port = self._runner.addresses[0][1]
+        self._dns_transport, self.dns_port = await start_dns(self.state.faults)
         self.url = f"http://127.0.0.1:{port}"
+
+    async def _shutdown(self) -> None:
+        self._dns_transport.close()
+        await self._runner.cleanup()
+
+    def addresses(self) -> dict[str, str | int]:
+        """What the placeholders of a sandbox target stand for, now that the sandbox is up."""
+        return {"sandbox": self.url, "sandbox_host": "127.0.0.1", "sandbox_dns_port": self.dns_port,
+                "sandbox_smtp_port": 0, "sandbox_imap_port": 0}
 
     def stop(self) -> None:
         if self._loop and self._runner:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=10)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
 
