@@ -95,7 +95,7 @@ def test_sandbox_target_starts_sandbox_and_fills_in_its_address(monkeypatch):
     target, secrets, sandbox = load_target(ROOT / "config" / "sandbox.toml")
     try:
         assert target.login.url == f"{sandbox.url}/login"
-        assert len(secrets.values()) == len(target.agents) + 1
+        assert len(secrets.values()) == len(target.secret_names()) == len(target.agents) + 2  # API, mailbox
     finally:
         sandbox.stop()
 

@@ -29,7 +29,9 @@ class ProbeResult:
     observed: str = ""
     degraded: str = ""
     seconds: float = 0.0
+    finished_at: str = ""
     evidence: list[str] = field(default_factory=list)
+    facts: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass

@@ -11,10 +11,12 @@ import json
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import allure
 import pytest
@@ -27,6 +29,7 @@ from allclear.probes.errors import ProbeError
 from allclear.sandbox import FaultError, Sandbox
 from allclear.target import load_target
 from allclear.verdict import RunVerdict
+from allclear.window import countdown_text, email_due_at
 
 DEFAULT_TARGET = "config/sandbox.toml"
 
@@ -57,6 +60,7 @@ class GoRun:
 RUN_KEY = pytest.StashKey[GoRun]()
 EVIDENCE_KEY = pytest.StashKey[list]()
 DEGRADED_KEY = pytest.StashKey[list]()
+FACTS_KEY = pytest.StashKey[dict]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -67,6 +71,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="switch a sandbox fault on for this run (repeatable)")
     group.addoption("--window-end", default=None, metavar="ISO8601",
                     help="when the maintenance window ended, with its UTC offset")
+    group.addoption("--no-wait", action="store_true",
+                    help="do not wait for the email delay after the window end: report the email item skipped, "
+                         "with the time it becomes due")
     group.addoption("--reports-dir", default="reports", help="where results and reports go (default: reports)")
     group.addoption("--no-html-report", action="store_true", help="keep the Allure results, skip the HTML report")
 
@@ -148,6 +155,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("report_spec", reports, ids=[r.metric_set for r in reports])
 
 
+RUN_FIRST, RUN_LAST = ("status_page",), ("email",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The status page first (it may tell the window end), the email last (so its wait for the
+    window end + delay overlaps the rest of the checklist instead of adding to it)."""
+    if _run(config) is None:
+        return
+    items.sort(key=lambda node: (item_key(node) not in RUN_FIRST) + (item_key(node) in RUN_LAST))
+
+
 def item_key(node: pytest.Item) -> str:
     return node.path.stem.removeprefix("test_")
 
@@ -224,6 +242,46 @@ def attach_observation(go_run: GoRun):
 
 
 @pytest.fixture
+def record_fact(request: pytest.FixtureRequest):
+    """`record_fact(name, value)`: a measured fact (round-trip time, call SID) kept in verdict.json."""
+    facts = request.node.stash.setdefault(FACTS_KEY, {})
+
+    def record(name: str, value: object) -> None:
+        facts[name] = value
+
+    return record
+
+
+@pytest.fixture
+def wait_for_email_window(request: pytest.FixtureRequest, go_run: GoRun):
+    """`wait_for_email_window(delay_minutes)`: block until the window end + delay, with a countdown
+    in the terminal; with --no-wait, skip the item with the time it becomes due instead."""
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+
+    def say(line: str) -> None:
+        if reporter and capture:
+            with capture.global_and_fixture_disabled():
+                reporter.write_line(line)
+
+    def wait(delay_minutes: float) -> datetime | None:
+        due = email_due_at(go_run.window_end, delay_minutes)
+        if due is None or due <= datetime.now(timezone.utc):
+            return due
+        local_due = due.astimezone(ZoneInfo(go_run.target.time_zone))
+        why = f"window end {go_run.window_end:%H:%M:%S %Z} ({go_run.window_end_source}) + {delay_minutes:g} min"
+        if request.config.getoption("--no-wait"):
+            pytest.skip(f"not yet due: the email may be sent from {local_due:%Y-%m-%d %H:%M:%S %Z} ({why})")
+        say(f"\nemail: waiting until {local_due:%H:%M:%S %Z} to send ({why})")
+        while (left := (due - datetime.now(timezone.utc)).total_seconds()) > 0:
+            say(f"email: sending in {countdown_text(left)}")
+            time.sleep(min(left, 30 if left > 120 else 10 if left > 20 else 2))
+        return due
+
+    return wait
+
+
+@pytest.fixture
 def degraded(request: pytest.FixtureRequest):
     """`degraded(why)`: the probe works but not as well as it should (a P4 note, not a failure)."""
     notes = request.node.stash.setdefault(DEGRADED_KEY, [])
@@ -270,7 +328,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 def _probe_result(item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo) -> ProbeResult:
     probe = item.callspec.id if hasattr(item, "callspec") else item.name
     result = ProbeResult(item=item_key(item), probe=probe, outcome="passed", seconds=round(report.duration, 3),
-                         evidence=list(item.stash.get(EVIDENCE_KEY, [])),
+                         evidence=list(item.stash.get(EVIDENCE_KEY, [])), facts=dict(item.stash.get(FACTS_KEY, {})),
+                         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                          degraded="; ".join(item.stash.get(DEGRADED_KEY, [])))
     if report.skipped:
         result.outcome = "skipped"

@@ -20,6 +20,7 @@ from allclear.config import Target
 from allclear.sandbox import platform, reporting_api, statuspage
 from allclear.sandbox.dns import start_dns
 from allclear.sandbox.faults import FaultError, Switchboard, parse_fault
+from allclear.sandbox.mail import MailSandbox
 from allclear.sandbox.platform import STATE, AgentAccount, PlatformState
 
 
@@ -59,11 +60,16 @@ def build_app(state: PlatformState) -> web.Application:
     return app
 
 
+def made_up_secret(environ: MutableMapping[str, str], env_name: str) -> str:
+    """The secret the target names, made up (and exported) when it is not set already."""
+    if not environ.get(env_name):
+        environ[env_name] = secrets.token_urlsafe(18)
+    return environ[env_name]
+
+
 def state_for(target: Target, faults: list[str], environ: MutableMapping[str, str]) -> PlatformState:
     def secret(env_name: str) -> str:
-        if not environ.get(env_name):
-            environ[env_name] = secrets.token_urlsafe(18)
-        return environ[env_name]
+        return made_up_secret(environ, env_name)
 
     agents = {
         agent.email: AgentAccount(email=agent.email, password=secret(agent.password_env),
@@ -85,7 +91,10 @@ class Sandbox:
     def __init__(self, target: Target, faults: list[str] | None = None, port: int = 0,
                  environ: MutableMapping[str, str] | None = None):
         all_faults = [*(target.sandbox.faults if target.sandbox else []), *(faults or [])]
-        self.state = state_for(target, all_faults, os.environ if environ is None else environ)
+        self.environ = os.environ if environ is None else environ
+        self.target = target
+        self.state = state_for(target, all_faults, self.environ)
+        self.mail: MailSandbox | None = None
         self._port = port
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -120,16 +129,26 @@ class Sandbox:
         await site.start()
         port = self._runner.addresses[0][1]
         self._dns_transport, self.dns_port = await start_dns(self.state.faults)
+        email = self.target.email
+        if email and email.enabled:
+            self.mail = MailSandbox(self.state.faults, email.smtp_user,
+                                    made_up_secret(self.environ, email.smtp_password_env),
+                                    email.probe_address, email.support_address, imap_user=email.imap_user,
+                                    imap_password=made_up_secret(self.environ, email.imap_password_env))
+            await self.mail.start()
         self.url = f"http://127.0.0.1:{port}"
 
     async def _shutdown(self) -> None:
+        if self.mail:
+            await self.mail.stop()
         self._dns_transport.close()
         await self._runner.cleanup()
 
     def addresses(self) -> dict[str, str | int]:
         """What the placeholders of a sandbox target stand for, now that the sandbox is up."""
         return {"sandbox": self.url, "sandbox_host": "127.0.0.1", "sandbox_dns_port": self.dns_port,
-                "sandbox_smtp_port": 0, "sandbox_imap_port": 0}
+                "sandbox_smtp_port": self.mail.smtp_port if self.mail else 0,
+                "sandbox_imap_port": self.mail.imap_port if self.mail else 0}
 
     def stop(self) -> None:
         if self._loop and self._runner:

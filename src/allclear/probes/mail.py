@@ -1,0 +1,195 @@
+"""Email round-trip probe: send from the probe mailbox over SMTP, wait for the platform's reply over
+IMAP (imapclient; IDLE where the server offers it, polling otherwise), then clean up.
+
+The probe mailbox is ours: if its SMTP or IMAP server refuses us, that is a ProbeError (the item is
+inconclusive), never a failure of the platform. A reply that does not come is the platform's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import socket
+import ssl
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+import imapclient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from allclear.config import EmailCheck
+from allclear.probes.errors import ProbeError
+
+
+class ProbeMailboxError(ProbeError):
+    """The probe mailbox's own SMTP or IMAP server could not be used."""
+
+
+@dataclass
+class SentProbe:
+    token: str
+    message_id: str
+    subject: str
+    sender: str
+    recipient: str
+    sent_at: datetime
+
+
+@dataclass
+class ReplyObservation:
+    sent: SentProbe
+    reply_found: bool = False
+    reply_at: datetime | None = None
+    round_trip_s: float | None = None
+    reply_from: str = ""
+    reply_subject: str = ""
+    reply_message_id: str = ""
+    matched_by: str = ""
+    waited_with: str = ""          # IDLE or polling
+    checks: int = 0
+    cleaned_up: int = 0
+    problem: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _context(host: str) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if host in ("127.0.0.1", "localhost", "::1"):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class ProbeMailbox:
+    def __init__(self, settings: EmailCheck, smtp_password: str, imap_password: str,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        self.settings, self.clock = settings, clock
+        self._smtp_password, self._imap_password = smtp_password, imap_password
+
+    def send(self) -> SentProbe:
+        s = self.settings
+        token = f"allclear-{uuid.uuid4().hex[:12]}"
+        message = EmailMessage()
+        message["From"] = s.probe_address
+        message["To"] = s.support_address
+        message["Subject"] = f"allclear post-maintenance email check {token}"
+        message["Message-ID"] = make_msgid(idstring=token, domain=s.probe_address.split("@")[-1])
+        message["Date"] = format_datetime(self.clock())
+        message.set_content(f"Automated check after a maintenance window; a reply is expected.\nToken: {token}\n")
+        try:
+            smtp_class = smtplib.SMTP_SSL if s.smtp_security == "ssl" else smtplib.SMTP
+            extra = {"context": _context(s.smtp_host)} if s.smtp_security == "ssl" else {}
+            with smtp_class(s.smtp_host, s.smtp_port, timeout=s.connect_timeout_s, **extra) as smtp:
+                if s.smtp_security == "starttls":
+                    smtp.starttls(context=_context(s.smtp_host))
+                smtp.login(s.smtp_user, self._smtp_password)
+                smtp.send_message(message)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise ProbeMailboxError(f"the probe mailbox's SMTP server refused its login ({exc.smtp_code})") from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise ProbeMailboxError(
+                f"could not send through the probe mailbox's SMTP server {s.smtp_host}:{s.smtp_port}: {exc}") from None
+        return SentProbe(token=token, message_id=message["Message-ID"], subject=message["Subject"],
+                         sender=s.probe_address, recipient=s.support_address, sent_at=self.clock())
+
+    def await_reply(self, sent: SentProbe) -> ReplyObservation:
+        seen = ReplyObservation(sent=sent)
+        s = self.settings
+        deadline = time.monotonic() + s.reply_deadline_s
+        with self._imap() as imap:
+            imap.select_folder(s.imap_folder)
+            idle = b"IDLE" in imap.capabilities()
+            seen.waited_with = "IDLE" if idle else f"polling every {s.poll_interval_s:g} s"
+            while True:
+                seen.checks += 1
+                found = self._find_reply(imap, sent)
+                if found:
+                    uid, envelope_from, subject, message_id, matched_by = found
+                    seen.reply_found, seen.reply_at = True, self.clock()
+                    seen.round_trip_s = round((seen.reply_at - sent.sent_at).total_seconds(), 2)
+                    seen.reply_from, seen.reply_subject = envelope_from, subject
+                    seen.reply_message_id, seen.matched_by = message_id, matched_by
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    seen.problem = (f"no reply within {s.reply_deadline_s:g} s to {sent.message_id} sent "
+                                    f"{sent.sent_at:%H:%M:%S %Z} from {sent.sender} to {sent.recipient}")
+                    break
+                self._wait(imap, idle, min(remaining, s.poll_interval_s))
+            if s.cleanup:
+                seen.cleaned_up = self._clean_up(imap, sent)
+        return seen
+
+    @contextlib.contextmanager
+    def _imap(self):
+        s = self.settings
+        try:
+            imap = imapclient.IMAPClient(s.imap_host, port=s.imap_port, ssl=s.imap_security == "ssl",
+                                         ssl_context=_context(s.imap_host), timeout=s.connect_timeout_s)
+            if s.imap_security == "starttls":
+                imap.starttls(_context(s.imap_host))
+            imap.login(s.imap_user, self._imap_password)
+        except LoginError as exc:
+            raise ProbeMailboxError(f"the probe mailbox's IMAP server refused its login: {exc}") from None
+        except (OSError, IMAPClientError) as exc:
+            raise ProbeMailboxError(f"could not reach the probe mailbox over IMAP {s.imap_host}:{s.imap_port}: "
+                                    f"{exc or type(exc).__name__}") from None
+        try:
+            yield imap
+        finally:
+            with contextlib.suppress(Exception):
+                imap.logout()
+
+    def _find_reply(self, imap: imapclient.IMAPClient, sent: SentProbe):
+        uids = imap.search(["SUBJECT", sent.token])
+        if not uids:
+            return None
+        fetched = imap.fetch(uids, ["BODY.PEEK[HEADER.FIELDS (FROM SUBJECT MESSAGE-ID IN-REPLY-TO REFERENCES)]"])
+        for uid, data in fetched.items():
+            headers = next(v for k, v in data.items() if k.startswith(b"BODY")).decode("utf-8", "replace")
+            fields = _header_fields(headers)
+            if fields.get("message-id") == sent.message_id:
+                continue  # our own message (a provider that files the sent copy in the inbox)
+            threading = fields.get("in-reply-to", "") + fields.get("references", "")
+            in_reply = sent.message_id in threading
+            return (uid, fields.get("from", ""), fields.get("subject", ""), fields.get("message-id", ""),
+                    "In-Reply-To" if in_reply else "token in the subject")
+        return None
+
+    def _wait(self, imap: imapclient.IMAPClient, idle: bool, seconds: float) -> None:
+        if not idle:
+            time.sleep(seconds)
+            return
+        imap.idle()
+        try:
+            imap.idle_check(timeout=max(seconds, 0.1))
+        finally:
+            imap.idle_done()
+
+    def _clean_up(self, imap: imapclient.IMAPClient, sent: SentProbe) -> int:
+        """Delete every message of this probe (the reply, and our own copy if one was filed)."""
+        with contextlib.suppress(IMAPClientError, OSError, socket.timeout):
+            uids = imap.search(["SUBJECT", sent.token])
+            if uids:
+                imap.delete_messages(uids)
+                imap.expunge()
+            return len(uids)
+        return 0
+
+
+def _header_fields(raw: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    name = ""
+    for line in raw.splitlines():
+        if line[:1] in (" ", "\t") and name:
+            fields[name] += " " + line.strip()
+        elif ":" in line:
+            name, _, value = line.partition(":")
+            name = name.strip().lower()
+            fields[name] = value.strip()
+    return fields

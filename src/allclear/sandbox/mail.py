@@ -1,0 +1,217 @@
+"""The sandbox's mail: an SMTP server for the probe mailbox, IMAP for its INBOX, and the support autoreply.
+
+The email check sends from the probe mailbox to the platform's support address and waits for the
+platform's auto-reply in the probe mailbox. Here one SMTP server (aiosmtpd) plays both the probe's
+submission server (AUTH with the probe's login) and the support address's MX; an auto-responder
+answers each message to the support address after a short delay, as the platform's ticketing does,
+and drops the answer into the probe's INBOX on the IMAP server (pymap, see mail_imap.py).
+
+Faults are read live: `smtp-down` per connection, `mail-blackhole` and `mail-slow` per message,
+`imap-auth` per login.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from allclear.sandbox.faults import Switchboard
+from allclear.sandbox.mail_imap import ImapServer
+
+REPLY_DELAY = 0.3
+REPLY_BODY = "Thanks for contacting Sandbox Support \u2014 we received your message.\n"
+
+
+@dataclass
+class ReceivedMail:
+    """A message the SMTP server accepted, and the support mailbox's answer once it is sent."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+    received_at: float  # time.time()
+    reply: EmailMessage | None = None
+    reply_delivered: bool = False  # True when the reply went into the probe mailbox's INBOX
+
+
+class _ServiceUnavailable(asyncio.Protocol):
+    """`smtp-down`: greet with 421 and hang up, as a mail server shut for maintenance does (RFC 5321 3.1)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(b"421 4.3.2 Service not available, closing transmission channel\r\n")
+        transport.close()
+
+
+class MailSandbox:
+    """SMTP and IMAP on ephemeral loopback ports, with the support address auto-replying.
+
+    `start()` and `stop()` run in the sandbox's own (already running) loop; `messages()` may be
+    called from any thread. The probe's IMAP login is its SMTP login unless given apart, as a
+    target's `[email]` section may (`smtp_user` / `imap_user`).
+    """
+
+    def __init__(self, faults: Switchboard, probe_user: str, probe_password: str, probe_address: str,
+                 support_address: str, *, imap_user: str | None = None, imap_password: str | None = None):
+        self.faults = faults
+        self.probe_user = probe_user
+        self.probe_password = probe_password
+        self.probe_address = probe_address
+        self.support_address = support_address
+        self.smtp_port = 0
+        self.imap_port = 0
+        self._domain = support_address.rpartition("@")[2] or "sandbox.localhost"
+        self._imap = ImapServer(faults, imap_user or probe_user,
+                                imap_password if imap_password is not None else probe_password)
+        self._smtp_server: asyncio.Server | None = None
+        self._smtp_sessions: set[SMTP] = set()
+        self._replies: set[asyncio.Task[None]] = set()
+        self._received: list[ReceivedMail] = []
+
+    async def start(self) -> None:
+        self.imap_port = await self._imap.start()
+        loop = asyncio.get_running_loop()
+        self._smtp_server = await loop.create_server(self._smtp_protocol, "127.0.0.1", 0)
+        self.smtp_port = self._smtp_server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        for task in list(self._replies):
+            task.cancel()
+        await asyncio.gather(*self._replies, return_exceptions=True)
+        if self._smtp_server is not None:
+            self._smtp_server.close()
+            for session in list(self._smtp_sessions):
+                if session.transport is not None:
+                    session.transport.close()
+            await self._smtp_server.wait_closed()
+            self._smtp_server = None
+        await self._imap.stop()
+
+    def messages(self) -> list[ReceivedMail]:
+        """Everything the SMTP server accepted, oldest first."""
+        return list(self._received)
+
+    # SMTP
+
+    def _smtp_protocol(self) -> asyncio.BaseProtocol:
+        if self.faults.active("smtp-down"):
+            return _ServiceUnavailable()
+        session = _SmtpSession(self, hostname=f"mx.{self._domain}", ident="Sandbox ESMTP",
+                               authenticator=self._authenticate, auth_require_tls=False,
+                               loop=asyncio.get_running_loop())
+        self._smtp_sessions.add(session)
+        return session
+
+    def _authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                      auth_data: Any) -> AuthResult:
+        """AUTH PLAIN/LOGIN with the probe mailbox's login; anything else gets aiosmtpd's `535 5.7.8`."""
+        ok = (isinstance(auth_data, LoginPassword)
+              and secrets.compare_digest(auth_data.login, self.probe_user.encode())
+              and secrets.compare_digest(auth_data.password, self.probe_password.encode()))
+        # handled=False: aiosmtpd's default (True) means "the 535 was sent already" and leaves the client hanging.
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          mail_options: list[str]) -> str:
+        # A submission server: only the probe mailbox, logged in, may send (checked here rather than
+        # with aiosmtpd's auth_required, which warns on every connection without TLS).
+        if not session.authenticated:
+            return "530 5.7.0 Authentication required"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        if address.lower() not in {self.support_address.lower(), self.probe_address.lower()}:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
+        message = email.message_from_bytes(content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        mail = ReceivedMail(str(envelope.mail_from), list(envelope.rcpt_tos), message, time.time())
+        self._received.append(mail)
+        recipients = {rcpt.lower() for rcpt in envelope.rcpt_tos}
+        if self.probe_address.lower() in recipients:
+            await self._imap.deliver(_crlf_bytes(message))
+        if self.support_address.lower() in recipients and not self.faults.active("mail-blackhole"):
+            delay = float(self.faults.arg("mail-slow", REPLY_DELAY)) if self.faults.active("mail-slow") \
+                else REPLY_DELAY
+            task = asyncio.create_task(self._auto_reply(mail, delay))
+            self._replies.add(task)
+            task.add_done_callback(self._replies.discard)
+        return "250 2.0.0 OK: queued"
+
+    # The support mailbox
+
+    async def _auto_reply(self, mail: ReceivedMail, delay: float) -> None:
+        await asyncio.sleep(delay)
+        reply = self._reply_to(mail)
+        mail.reply = reply
+        if parseaddr(str(reply["To"]))[1].lower() == self.probe_address.lower():
+            await self._imap.deliver(_crlf_bytes(reply))
+            mail.reply_delivered = True
+
+    def _reply_to(self, mail: ReceivedMail) -> EmailMessage:
+        """The platform's acknowledgement, threaded under the original (RFC 5322 3.6.4, RFC 3834)."""
+        original = mail.message
+        sender = parseaddr(str(original.get("Reply-To") or original.get("From") or ""))[1] or mail.mail_from
+        reply = EmailMessage()
+        reply["From"] = f"Sandbox Support <{self.support_address}>"
+        reply["To"] = sender
+        reply["Subject"] = f"Re: {original.get('Subject', '')}"
+        reply["Date"] = format_datetime(datetime.now(timezone.utc))
+        reply["Message-ID"] = make_msgid(domain=self._domain)
+        original_id = str(original.get("Message-ID") or "").strip()
+        if original_id:
+            reply["In-Reply-To"] = original_id
+            reply["References"] = " ".join([*str(original.get("References") or "").split(), original_id])
+        reply["Auto-Submitted"] = "auto-replied"
+        reply.set_content(REPLY_BODY)
+        return reply
+
+
+class _SmtpSession(SMTP):
+    """aiosmtpd's protocol for one connection; the MailSandbox itself is the handler with the hooks."""
+
+    def __init__(self, sandbox: MailSandbox, **kwargs: Any):
+        super().__init__(sandbox, **kwargs)
+        self._sandbox = sandbox
+
+    def _create_session(self) -> Session:
+        return _QuietSession(self.loop)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._sandbox._smtp_sessions.discard(self)
+        super().connection_lost(error)
+
+
+class _QuietSession(Session):
+    """aiosmtpd 1.4 itself sets the deprecated `login_data` on every AUTH, then logs a warning about it."""
+
+    @property
+    def login_data(self) -> Any:
+        return self._login_data
+
+    @login_data.setter
+    def login_data(self, value: Any) -> None:
+        self._login_data = value
+
+
+def _crlf_bytes(message: EmailMessage) -> bytes:
+    """IMAP serves messages with CRLF line endings; the email package writes bare LF by default."""
+    return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))

@@ -1,0 +1,21 @@
+"""The maintenance window: when the email check may send.
+
+The vendor asks for the test email to go out at least 15 minutes after the window ends (mail
+queued during the window is still being routed before then). With no known window end, as in a
+scheduled smoke run, there is nothing to wait for.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+
+def email_due_at(window_end: datetime | None, delay_minutes: float) -> datetime | None:
+    return window_end + timedelta(minutes=delay_minutes) if window_end else None
+
+
+def countdown_text(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
