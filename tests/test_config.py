@@ -85,7 +85,7 @@ def test_shipped_targets_are_valid(name):
 
 
 def test_example_target_needs_its_secrets(monkeypatch):
-    for name in ("GLADLY_API_TOKEN", "ALLCLEAR_AGENT1_PASSWORD"):
+    for name in ("GLADLY_API_TOKEN", "ALLCLEAR_AGENT1_PASSWORD", "TWILIO_AUTH_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ConfigError, match="GLADLY_API_TOKEN"):
         load_target(ROOT / "config" / "example.toml")
@@ -95,7 +95,7 @@ def test_sandbox_target_starts_sandbox_and_fills_in_its_address(monkeypatch):
     target, secrets, sandbox = load_target(ROOT / "config" / "sandbox.toml")
     try:
         assert target.login.url == f"{sandbox.url}/login"
-        assert len(secrets.values()) == len(target.secret_names()) == len(target.agents) + 2  # API, mailbox
+        assert len(secrets.values()) == len(target.secret_names()) == len(target.agents) + 3  # API, Twilio, mailbox
     finally:
         sandbox.stop()
 

@@ -6,6 +6,7 @@ import zipfile
 
 import pytest
 
+from allclear.config import read_sandbox_template
 from tests.conftest import ROOT, write_target
 
 pytestmark = pytest.mark.slow
@@ -18,7 +19,7 @@ def test_healthy_sandbox_is_go_with_html_report(run_go):
     assert verdict["verdict"] == "GO" and verdict["grade"] is None
     assert {i["item"]: i["outcome"] for i in verdict["items"]} == {
         "login": "passed", "reporting_api": "passed", "status_page": "passed", "dns": "passed",
-        "email": "passed"}
+        "email": "passed", "voice": "passed"}
     assert result.item("login")["probes_run"] == 10
     assert verdict["window_end_source"].startswith("status page")
     assert "Go checklist: GO" in result.output and "HTML report:" in result.output
@@ -70,9 +71,9 @@ def test_login_500_fails_every_agent(run_go, tmp_path):
 
 def test_desktop_spinner_fails_with_evidence_and_no_password_anywhere(run_go, tmp_path):
     target = write_target(tmp_path, {"login.desktop_timeout_s": 2.0}, agents=2)
-    passwords = {f"ALLCLEAR_SANDBOX_AGENT0{n}_PASSWORD": f"pw-{n}-Zq8#secret-value" for n in (1, 2)}
-    token = {"ALLCLEAR_SANDBOX_API_TOKEN": "tok-Zq8-secret-api-token"}
-    result = run_go("--sandbox-fault", "desktop-spinner", target=target, html=True, env={**passwords, **token})
+    secrets = {name: f"Zq8#secret-{n}-value" for n, name in enumerate(read_sandbox_template(target).secret_names())}
+    assert len(secrets) == 5  # 2 agents, the API token, the Twilio token, the probe mailbox
+    result = run_go("--sandbox-fault", "desktop-spinner", target=target, html=True, env=secrets)
     login = result.item("login")
     assert (login["outcome"], login["grade"]) == ("failed", "P1")
     assert "did not finish loading within 2 s" in login["probes"][0]["observed"]
@@ -87,11 +88,11 @@ def test_desktop_spinner_fails_with_evidence_and_no_password_anywhere(run_go, tm
         if path.suffix == ".zip":
             with zipfile.ZipFile(path) as archive:
                 blobs += [archive.read(name) for name in archive.namelist()]
-        leaks += [f"{path}: {name}" for name, secret in {**passwords, **token}.items()
+        leaks += [f"{path}: {name}" for name, secret in secrets.items()
                   for blob in blobs if secret.encode() in blob]
     assert not leaks, leaks
     assert (result.reports / "allure-report" / "index.html").is_file(), result.output[-2000:]
-    assert secret_free(result.output, {**passwords, **token})
+    assert secret_free(result.output, secrets)
 
 
 def secret_free(text, secrets):
@@ -158,7 +159,8 @@ def test_missing_secret_names_the_variable_and_leaves_a_verdict(run_go, tmp_path
     example = write_target(tmp_path, base=ROOT / "config" / "example.toml")
     result = run_go(target=example)
     assert result.exit_code == 4
-    assert "missing secret environment variable(s): ALLCLEAR_AGENT1_PASSWORD, GLADLY_API_TOKEN" in result.output
+    assert ("missing secret environment variable(s): ALLCLEAR_AGENT1_PASSWORD, GLADLY_API_TOKEN, TWILIO_AUTH_TOKEN, "
+            "ALLCLEAR_PROBE_SMTP_PASSWORD, ALLCLEAR_PROBE_IMAP_PASSWORD") in result.output
     assert result.verdict["verdict"] == "INCONCLUSIVE"
 
 

@@ -21,6 +21,8 @@ def probes(item: str, failed: int, total: int, inconclusive: int = 0) -> list[Pr
     (0, 10, None),
     (1, 1, "P1"),    # the only support line
     (1, 3, "P1"),    # 33%
+    (1, 5, "P2"),    # 1 of 5 lines busy: a major impairment, not a single-agent loss
+    (1, 12, "P3"),
     (10, 10, "P1"),
 ])
 def test_core_item_grades_by_fraction(failed, total, grade):

@@ -201,6 +201,7 @@ class Grading(Section):
     """Defaults are ../shared/SEVERITY.md: 30% of a core channel's probes failing is a P1."""
 
     p1_fraction: float = Field(default=0.30, gt=0, le=1)
+    p3_max_fraction: float = Field(default=0.10, ge=0, le=1)   # one failure in 10+ probes is a minor loss
     core_items: list[str] = ["login", "voice", "email", "chat_widget"]
     caps: dict[str, Grade] = {
         "help_center": "P2",

@@ -1,7 +1,8 @@
 """Outcomes -> item grade -> run grade -> verdict: the one place that reads ../shared/SEVERITY.md.
 
 An item's grade comes from its failing probes over the probes it ran (agents, lines, pages):
-30% or more is a P1, a single failure among several is a P3, anything between is a P2. Each item
+30% or more is a P1, a single failure among ten or more is a P3 (1 of 10 agents), anything between
+is a P2 (2 of 10 agents, 1 of 5 lines). Each item
 may be capped (non-core items at P2 by default). Degraded-but-working probes make a P4.
 Inconclusive probes never raise a grade: they cannot say anything about the target.
 """
@@ -56,7 +57,7 @@ def grade_item(item: str, failed: int, run: int, degraded: bool, grading: Gradin
         return "P4" if degraded else None
     if failed / run >= grading.p1_fraction:
         grade = "P1"
-    elif failed == 1:
+    elif failed == 1 and failed / run <= grading.p3_max_fraction:
         grade = "P3"
     else:
         grade = "P2"

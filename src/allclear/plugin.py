@@ -147,6 +147,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     target = run.target
     if "agent" in metafunc.fixturenames:
         metafunc.parametrize("agent", target.agents, ids=[a.email for a in target.agents])
+    if "support_line" in metafunc.fixturenames:
+        lines = target.voice.lines if target.voice and target.voice.enabled else []
+        metafunc.parametrize("support_line", lines, ids=[line.name or line.number for line in lines])
     if "dns_record" in metafunc.fixturenames:
         records = target.dns.records if target.dns and target.dns.enabled else []
         metafunc.parametrize("dns_record", records, ids=[f"{r.type} {r.name}" for r in records])

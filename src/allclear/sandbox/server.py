@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from aiohttp import web
 
 from allclear.config import Target
-from allclear.sandbox import platform, reporting_api, statuspage
+from allclear.sandbox import platform, reporting_api, statuspage, voice
 from allclear.sandbox.dns import start_dns
 from allclear.sandbox.faults import FaultError, Switchboard, parse_fault
 from allclear.sandbox.mail import MailSandbox
@@ -47,13 +47,15 @@ async def get_agents(request: web.Request) -> web.Response:
     return web.json_response([{"email": a.email, "status": a.status, "logins": a.logins} for a in agents])
 
 
-def build_app(state: PlatformState) -> web.Application:
+def build_app(state: PlatformState, voice_state: voice.VoiceState | None = None) -> web.Application:
     app = web.Application(middlewares=[platform.maintenance_middleware])
     app[STATE] = state
     app[statuspage.STARTED_AT] = datetime.now(timezone.utc)
     platform.add_routes(app)
     reporting_api.add_routes(app)
     statuspage.add_routes(app)
+    app[voice.VOICE] = voice_state or voice.VoiceState()
+    voice.add_routes(app)
     app.router.add_get("/_sandbox/faults", get_faults)
     app.router.add_post("/_sandbox/faults", set_faults)
     app.router.add_get("/_sandbox/agents", get_agents)
@@ -95,6 +97,11 @@ class Sandbox:
         self.target = target
         self.state = state_for(target, all_faults, self.environ)
         self.mail: MailSandbox | None = None
+        lines = target.voice if target.voice and target.voice.enabled else None
+        self.voice = voice.VoiceState(
+            account_sid=lines.account_sid, auth_token=made_up_secret(self.environ, lines.auth_token_env),
+            owned_numbers=[lines.from_number], support_lines=[line.number for line in lines.lines],
+        ) if lines else voice.VoiceState()
         self._port = port
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -123,7 +130,7 @@ class Sandbox:
         self._loop.run_forever()
 
     async def _start_site(self) -> None:
-        self._runner = web.AppRunner(build_app(self.state), access_log=None, shutdown_timeout=1)
+        self._runner = web.AppRunner(build_app(self.state, self.voice), access_log=None, shutdown_timeout=1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self._port)
         await site.start()
