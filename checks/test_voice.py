@@ -1,4 +1,4 @@
-"""A test call to each support line is answered with its greeting.
+"""Each support line answers with its greeting.
 
 The probe call (placed through Twilio from our own number) must be answered, and what the line
 says must not be the vendor's maintenance recording. The call is always hung up, and Twilio's
