@@ -60,7 +60,7 @@ def test_no_wait_skips_with_the_time_it_becomes_due(run_go):
 
 def test_wait_for_window_end_overlaps_the_other_checks(run_go, tmp_path):
     target = write_target(tmp_path, {"email.delay_after_window_min": 0.0}, agents=2)
-    window_end = datetime.now(timezone.utc) + timedelta(seconds=12)
+    window_end = datetime.now(timezone.utc) + timedelta(seconds=30)
     result = run_go(f"--window-end={window_end.isoformat()}", target=target)
     assert result.verdict["verdict"] == "GO", result.output[-2000:]
     assert "email: waiting until" in result.output and "email: sending in" in result.output

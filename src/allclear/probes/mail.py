@@ -8,6 +8,7 @@ inconclusive), never a failure of the platform. A reply that does not come is th
 from __future__ import annotations
 
 import contextlib
+import imaplib
 import smtplib
 import socket
 import ssl
@@ -98,12 +99,30 @@ class ProbeMailbox:
                          sender=s.probe_address, recipient=s.support_address, sent_at=self.clock())
 
     def await_reply(self, sent: SentProbe) -> ReplyObservation:
+        """Watch the probe mailbox until the reply comes or the deadline passes.
+
+        An IMAP session that breaks while waiting (a server's IDLE quirk, a dropped connection) is
+        opened again, polling from then on; the probe mailbox refusing us outright is a ProbeError.
+        """
         seen = ReplyObservation(sent=sent)
-        s = self.settings
-        deadline = time.monotonic() + s.reply_deadline_s
+        deadline = time.monotonic() + self.settings.reply_deadline_s
+        use_idle = True
+        for attempt in range(3):
+            try:
+                self._watch(seen, deadline, use_idle)
+                return seen
+            except (imaplib.IMAP4.abort, IMAPClientError, OSError) as exc:
+                if attempt == 2:
+                    raise ProbeMailboxError(f"the probe mailbox's IMAP session kept breaking: {exc}") from None
+                seen.notes.append(f"IMAP session broke while waiting ({exc}); reconnected, polling")
+                use_idle = False
+        return seen
+
+    def _watch(self, seen: ReplyObservation, deadline: float, use_idle: bool) -> None:
+        s, sent = self.settings, seen.sent
         with self._imap() as imap:
             imap.select_folder(s.imap_folder)
-            idle = b"IDLE" in imap.capabilities()
+            idle = use_idle and b"IDLE" in imap.capabilities()
             seen.waited_with = "IDLE" if idle else f"polling every {s.poll_interval_s:g} s"
             while True:
                 seen.checks += 1
@@ -123,7 +142,6 @@ class ProbeMailbox:
                 self._wait(imap, idle, min(remaining, s.poll_interval_s))
             if s.cleanup:
                 seen.cleaned_up = self._clean_up(imap, sent)
-        return seen
 
     @contextlib.contextmanager
     def _imap(self):
@@ -146,7 +164,9 @@ class ProbeMailbox:
                 imap.logout()
 
     def _find_reply(self, imap: imapclient.IMAPClient, sent: SentProbe):
-        uids = imap.search(["SUBJECT", sent.token])
+        """A reply carries our token in its subject or our Message-ID in In-Reply-To / References
+        (a helpdesk may rewrite the subject; threading headers survive)."""
+        uids = _probe_uids(imap, sent)
         if not uids:
             return None
         fetched = imap.fetch(uids, ["BODY.PEEK[HEADER.FIELDS (FROM SUBJECT MESSAGE-ID IN-REPLY-TO REFERENCES)]"])
@@ -174,12 +194,18 @@ class ProbeMailbox:
     def _clean_up(self, imap: imapclient.IMAPClient, sent: SentProbe) -> int:
         """Delete every message of this probe (the reply, and our own copy if one was filed)."""
         with contextlib.suppress(IMAPClientError, OSError, socket.timeout):
-            uids = imap.search(["SUBJECT", sent.token])
+            uids = _probe_uids(imap, sent)
             if uids:
                 imap.delete_messages(uids)
                 imap.expunge()
             return len(uids)
         return 0
+
+
+def _probe_uids(imap: imapclient.IMAPClient, sent: SentProbe) -> list[int]:
+    by_token = imap.search(["SUBJECT", sent.token])
+    by_thread = imap.search(["HEADER", "In-Reply-To", sent.message_id])
+    return sorted(set(by_token) | set(by_thread))
 
 
 def _header_fields(raw: str) -> dict[str, str]:

@@ -77,6 +77,7 @@ class MailSandbox:
         self._smtp_sessions: set[SMTP] = set()
         self._replies: set[asyncio.Task[None]] = set()
         self._received: list[ReceivedMail] = []
+        self.reply_subject = ""   # when set, replies use it instead of "Re: <subject>", as some helpdesks do
 
     async def start(self) -> None:
         self.imap_port = await self._imap.start()
@@ -173,7 +174,7 @@ class MailSandbox:
         reply = EmailMessage()
         reply["From"] = f"Sandbox Support <{self.support_address}>"
         reply["To"] = sender
-        reply["Subject"] = f"Re: {original.get('Subject', '')}"
+        reply["Subject"] = self.reply_subject or f"Re: {original.get('Subject', '')}"
         reply["Date"] = format_datetime(datetime.now(timezone.utc))
         reply["Message-ID"] = make_msgid(domain=self._domain)
         original_id = str(original.get("Message-ID") or "").strip()
@@ -213,5 +214,9 @@ class _QuietSession(Session):
 
 
 def _crlf_bytes(message: EmailMessage) -> bytes:
-    """IMAP serves messages with CRLF line endings; the email package writes bare LF by default."""
-    return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+    """IMAP serves messages with CRLF line endings; the email package writes bare LF by default.
+
+    Lines may run to RFC 5322's 998: folding a long In-Reply-To would make the email package encode
+    it (RFC 2047), which no mail server does to a message id.
+    """
+    return message.as_bytes(policy=message.policy.clone(linesep="\r\n", max_line_length=998))
