@@ -182,10 +182,66 @@ class DnsCheck(Section):
     records: list[DnsRecord] = Field(min_length=1)
 
 
+class ChatWidgetSelectors(Section):
+    """The widget's elements. The vendor's loader pulls chat-sdk/widget.js and reads
+    `window.gladlyConfig = {appId}`; its DOM is not documented, so check these on your site."""
+
+    launcher: str = "#gladly-launcher"
+    panel: str = "[data-testid=chat-panel]"
+    offline_message: str = "[data-testid=chat-offline]"
+    search_input: str = "[data-testid=chat-search-input]"
+    search_result: str = "[data-testid=chat-search-result]"
+    quick_action: str = "[data-testid=chat-quick-action]"
+    start_chat: str = "[data-testid=chat-start]"
+    message_input: str = "[data-testid=chat-message-input]"
+    send: str = "[data-testid=chat-send]"
+    message_sent: str = "[data-testid=chat-message-status]"
+
+
+class ChatWidgetCheck(Section):
+    enabled: bool = True
+    pages: list[Url] = Field(min_length=1)          # website pages that embed the widget
+    script_url_contains: str = "chat-sdk/widget.js"  # how the widget's script is recognised among requests
+    search_query: str = "return"                     # must return at least one answer
+    start_chat: bool = False                         # also start a chat and send test_message (to a test queue!)
+    test_message: str = "allclear post-maintenance test: please ignore"
+    off_hours: Literal["hidden", "offline-message", "skip"] = "skip"   # what the widget does when closed
+    load_timeout_s: Seconds = 20.0
+    step_timeout_s: Seconds = 10.0
+    budget_s: Seconds = 10.0                         # page to usable widget slower than this: a P4 note
+    selectors: ChatWidgetSelectors = ChatWidgetSelectors()
+
+
+class HelpCenterSite(Section):
+    name: str = ""
+    url: Url                                         # the help center's home page
+    expected_title: str                              # part of the home page's <title>
+    article_link: str = "a[href*='/articles/']"      # a link to an article on the home page
+    article_body: str = "article"                    # the article's content
+    article_min_chars: int = Field(default=100, ge=1)
+    search_url: str = "{url}/search?q={query}"       # {url} is the home page without its trailing slash
+    search_result: str = ".search-result"
+    search_queries: list[str] = ["password"]         # each must return at least one result
+    cert_min_days: int = Field(default=14, ge=0)     # https only: the certificate must be valid this much longer
+    ca_file: str = ""                                # extra CA bundle to trust (the sandbox's self-signed one)
+
+
+class HelpCenterCheck(Section):
+    enabled: bool = True
+    sites: list[HelpCenterSite] = Field(min_length=1)
+    maintenance_phrases: list[str] = ["maintenance"]
+    page_timeout_s: Seconds = 20.0
+    budget_s: Seconds = 5.0                           # a page slower than this: a P4 note
+
+
 class BusinessHours(Section):
     time_zone: TimeZone
     weekly: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], list[str]] = {}
     holidays: list[date] = []
+
+    @property
+    def time_zone_info(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
 
     @field_validator("weekly")
     @classmethod
@@ -229,6 +285,8 @@ class Target(Section):
     voice: VoiceCheck | None = None
     email: EmailCheck | None = None
     dns: DnsCheck | None = None
+    chat_widget: ChatWidgetCheck | None = None
+    help_center: HelpCenterCheck | None = None
     business_hours: BusinessHours | None = None
     grading: Grading = Grading()
 
@@ -291,7 +349,8 @@ def validate_target(raw: dict[str, Any], path: Path) -> Target:
 
 # What a sandbox target's placeholders stand for before the sandbox has started (to validate it).
 UNSTARTED_SANDBOX = {"sandbox": "http://127.0.0.1:0", "sandbox_host": "127.0.0.1", "sandbox_dns_port": 0,
-                     "sandbox_smtp_port": 0, "sandbox_imap_port": 0}
+                     "sandbox_smtp_port": 0, "sandbox_imap_port": 0,
+                     "sandbox_https": "https://127.0.0.1:0", "sandbox_ca_file": ""}
 
 
 def fill_placeholders(raw: Any, values: dict[str, str | int]) -> Any:

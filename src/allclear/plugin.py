@@ -150,6 +150,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "support_line" in metafunc.fixturenames:
         lines = target.voice.lines if target.voice and target.voice.enabled else []
         metafunc.parametrize("support_line", lines, ids=[line.name or line.number for line in lines])
+    if "widget_page" in metafunc.fixturenames:
+        pages = target.chat_widget.pages if target.chat_widget and target.chat_widget.enabled else []
+        metafunc.parametrize("widget_page", pages, ids=pages)
+    if "help_center_site" in metafunc.fixturenames:
+        sites = target.help_center.sites if target.help_center and target.help_center.enabled else []
+        metafunc.parametrize("help_center_site", sites, ids=[site.name or site.url for site in sites])
     if "dns_record" in metafunc.fixturenames:
         records = target.dns.records if target.dns and target.dns.enabled else []
         metafunc.parametrize("dns_record", records, ids=[f"{r.type} {r.name}" for r in records])

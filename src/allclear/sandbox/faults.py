@@ -25,6 +25,12 @@ KNOWN_FAULTS: dict[str, tuple[type | None, str]] = {
     "imap-auth": (None, "the IMAP server refuses the probe mailbox's login"),
     "dns-mx-wrong": (None, "the support domain's MX points elsewhere"),
     "dns-nxdomain": (str, "NAME does not exist in the zone"),
+    "chat-throttled": (None, "chat is throttled to 0%: the widget renders nothing"),
+    "chat-search-off": (None, "'Enable Search and Quick Actions' is off: the chat panel has neither"),
+    "chat-script-404": (None, "the chat widget's script answers 404"),
+    "chat-quick-actions-fail": (None, "the chat panel opens but its quick actions never load (503)"),
+    "helpcenter-maintenance": (None, "every help-center page and the answers API show the maintenance page"),
+    "helpcenter-search-broken": (None, "help-center search and the answers-search API answer 500"),
 }
 
 

@@ -20,6 +20,10 @@ from allclear.sandbox.faults import Switchboard
 ACTIVE_STATUSES = ["Helping Customers", "Training", "Team Meeting", "Wrap Up", "Administration"]
 AWAY_STATUSES = ["Away"]
 SESSION_COOKIE = "sandbox_session"
+# Not the vendor's platform (Twilio, the status page, the customer's own website), or still served in
+# maintenance: the vendor's widget script and its config load, its quick actions and search do not.
+STAYS_UP_IN_MAINTENANCE = ("/_sandbox", "/statuspage", "/2010-04-01", "/website", "/chat-sdk/widget.js",
+                           "/chat-sdk/config/")
 
 
 def page(name: str) -> str:
@@ -66,8 +70,7 @@ def html(body: str, status: int = 200) -> web.Response:
 async def maintenance_middleware(request: web.Request, handler):
     """In maintenance the vendor serves its maintenance page in place of every page and API."""
     state = request.app[STATE]
-    # Twilio's API and the status page are not the vendor's platform: they stay up.
-    if state.faults.active("maintenance") and not request.path.startswith(("/_sandbox", "/statuspage", "/2010-04-01")):
+    if state.faults.active("maintenance") and not request.path.startswith(STAYS_UP_IN_MAINTENANCE):
         return html(page("maintenance.html"), status=503)
     return await handler(request)
 

@@ -10,14 +10,17 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
+import tempfile
 import threading
 from collections.abc import MutableMapping
 from datetime import datetime, timezone
+from pathlib import Path
 
 from aiohttp import web
 
 from allclear.config import Target
-from allclear.sandbox import platform, reporting_api, statuspage, voice
+from allclear.sandbox import chat_widget, help_center, platform, reporting_api, statuspage, tls, voice
 from allclear.sandbox.dns import start_dns
 from allclear.sandbox.faults import FaultError, Switchboard, parse_fault
 from allclear.sandbox.mail import MailSandbox
@@ -47,7 +50,8 @@ async def get_agents(request: web.Request) -> web.Response:
     return web.json_response([{"email": a.email, "status": a.status, "logins": a.logins} for a in agents])
 
 
-def build_app(state: PlatformState, voice_state: voice.VoiceState | None = None) -> web.Application:
+def build_app(state: PlatformState, voice_state: voice.VoiceState | None = None,
+              chat_state: chat_widget.ChatState | None = None) -> web.Application:
     app = web.Application(middlewares=[platform.maintenance_middleware])
     app[STATE] = state
     app[statuspage.STARTED_AT] = datetime.now(timezone.utc)
@@ -56,6 +60,9 @@ def build_app(state: PlatformState, voice_state: voice.VoiceState | None = None)
     statuspage.add_routes(app)
     app[voice.VOICE] = voice_state or voice.VoiceState()
     voice.add_routes(app)
+    app[chat_widget.CHAT] = chat_state or chat_widget.ChatState()
+    chat_widget.add_routes(app)
+    help_center.add_routes(app)
     app.router.add_get("/_sandbox/faults", get_faults)
     app.router.add_post("/_sandbox/faults", set_faults)
     app.router.add_get("/_sandbox/agents", get_agents)
@@ -102,6 +109,8 @@ class Sandbox:
             account_sid=lines.account_sid, auth_token=made_up_secret(self.environ, lines.auth_token_env),
             owned_numbers=[lines.from_number], support_lines=[line.number for line in lines.lines],
         ) if lines else voice.VoiceState()
+        # The chat widget is open in the target's business hours; tests may set `self.chat.clock`.
+        self.chat = chat_widget.ChatState(business_hours=target.business_hours)
         self._port = port
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -110,6 +119,9 @@ class Sandbox:
         self._error: BaseException | None = None
         self.url = ""
         self.dns_port = 0
+        self.https_url = ""
+        self.ca_file: Path | None = None   # the self-signed certificate of https_url: a CA bundle to trust
+        self._tls_dir: Path | None = None
 
     def start(self) -> "Sandbox":
         self._thread.start()
@@ -130,11 +142,18 @@ class Sandbox:
         self._loop.run_forever()
 
     async def _start_site(self) -> None:
-        self._runner = web.AppRunner(build_app(self.state, self.voice), access_log=None, shutdown_timeout=1)
+        self._runner = web.AppRunner(build_app(self.state, self.voice, self.chat), access_log=None,
+                                     shutdown_timeout=1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self._port)
         await site.start()
         port = self._runner.addresses[0][1]
+        # The same app over HTTPS too, so the help-center check has a certificate to read.
+        self._tls_dir = Path(tempfile.mkdtemp(prefix="allclear-sandbox-tls-"))
+        certificate = tls.self_signed(self._tls_dir)
+        await web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=certificate.server_context()).start()
+        self.https_url = f"https://127.0.0.1:{self._runner.addresses[-1][1]}"
+        self.ca_file = certificate.cert_file
         self._dns_transport, self.dns_port = await start_dns(self.state.faults)
         email = self.target.email
         if email and email.enabled:
@@ -150,12 +169,15 @@ class Sandbox:
             await self.mail.stop()
         self._dns_transport.close()
         await self._runner.cleanup()
+        if self._tls_dir:
+            shutil.rmtree(self._tls_dir, ignore_errors=True)
 
     def addresses(self) -> dict[str, str | int]:
         """What the placeholders of a sandbox target stand for, now that the sandbox is up."""
         return {"sandbox": self.url, "sandbox_host": "127.0.0.1", "sandbox_dns_port": self.dns_port,
                 "sandbox_smtp_port": self.mail.smtp_port if self.mail else 0,
-                "sandbox_imap_port": self.mail.imap_port if self.mail else 0}
+                "sandbox_imap_port": self.mail.imap_port if self.mail else 0,
+                "sandbox_https": self.https_url, "sandbox_ca_file": str(self.ca_file) if self.ca_file else ""}
 
     def stop(self) -> None:
         if self._loop and self._runner:

@@ -1,0 +1,199 @@
+"""Chat widget probe (Playwright): the widget on a website page is there *and usable*.
+
+During maintenance the vendor's widget can still appear while its quick actions and search do not
+load, and ops throttle chat to 0% (which hides it) before the window. So the probe walks the widget
+like a customer: script loaded, launcher shown, panel opened, quick actions and search answered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.sync_api import Browser, ConsoleMessage, Page, Response
+from playwright.sync_api import Error as PlaywrightError
+
+from allclear.config import ChatWidgetCheck
+from allclear.probes.browser import StepFactory
+
+
+@dataclass
+class WidgetObservation:
+    page_url: str
+    expected_open: bool
+    page_status: int | None = None
+    script_status: int | None = None
+    script_url: str = ""
+    launcher_visible: bool = False
+    offline_message: str = ""
+    quick_actions: list[str] = field(default_factory=list)
+    search_results: int | None = None
+    chat_message_sent: bool | None = None
+    seconds_to_usable: float | None = None
+    console_errors: list[str] = field(default_factory=list)
+    failed_step: str = ""
+    problem: str = ""
+    evidence: list[Path] = field(default_factory=list)
+
+
+class WidgetVisit:
+    def __init__(self, browser: Browser, settings: ChatWidgetCheck, evidence_dir: Path,
+                 step: StepFactory = lambda name: contextlib.nullcontext()):
+        self.browser, self.settings, self.evidence_dir, self.step = browser, settings, evidence_dir, step
+        self.sel = settings.selectors
+
+    def run(self, page_url: str, expected_open: bool) -> WidgetObservation:
+        seen = WidgetObservation(page_url=page_url, expected_open=expected_open)
+        self.evidence_dir.mkdir(parents=True, exist_ok=True)
+        context = self.browser.new_context()
+        context.set_default_timeout(self.settings.step_timeout_s * 1000)
+        context.tracing.start(screenshots=True, snapshots=True)
+        page = context.new_page()
+        page.on("console", lambda message: self._console(seen, message))
+        page.on("pageerror", lambda error: seen.console_errors.append(f"uncaught: {error}"))
+        page.on("response", lambda response: self._response(seen, response))
+        started = time.monotonic()
+        steps = [("Open the website page", self._open_page)]
+        if expected_open:
+            steps += [("Chat launcher appears", self._launcher_appears), ("Panel opens", self._panel_opens),
+                      ("Quick actions load", self._quick_actions_load), ("FAQ search answers", self._search)]
+            if self.settings.start_chat:
+                steps.append(("A chat starts and a message is sent", self._send_message))
+        elif self.settings.off_hours == "hidden":
+            steps.append(("Widget stays hidden outside business hours", self._stays_hidden))
+        else:
+            steps += [("Chat launcher appears", self._launcher_appears),
+                      ("Offline message shows outside business hours", self._offline_message)]
+        try:
+            for name, action in steps:
+                with self.step(name):
+                    if not action(page, seen):
+                        seen.failed_step = name
+                        break
+            if not seen.failed_step and expected_open:
+                seen.seconds_to_usable = round(time.monotonic() - started, 2)
+        except PlaywrightError as exc:
+            seen.failed_step = seen.failed_step or name
+            seen.problem = str(exc).splitlines()[0]
+        finally:
+            if seen.failed_step:
+                with contextlib.suppress(PlaywrightError):
+                    page.screenshot(path=self.evidence_dir / "screenshot.png", full_page=True, timeout=5000)
+                    seen.evidence.append(self.evidence_dir / "screenshot.png")
+                with contextlib.suppress(PlaywrightError):
+                    context.tracing.stop(path=self.evidence_dir / "trace.zip")
+                    seen.evidence.append(self.evidence_dir / "trace.zip")
+            context.close()
+        return seen
+
+    def _console(self, seen: WidgetObservation, message: ConsoleMessage) -> None:
+        if message.type == "error" and self.settings.script_url_contains in (message.location or {}).get("url", ""):
+            seen.console_errors.append(message.text)
+
+    def _response(self, seen: WidgetObservation, response: Response) -> None:
+        if self.settings.script_url_contains in response.url and seen.script_status is None:
+            seen.script_status, seen.script_url = response.status, response.url
+
+    def _open_page(self, page: Page, seen: WidgetObservation) -> bool:
+        try:
+            response = page.goto(seen.page_url, wait_until="load", timeout=self.settings.load_timeout_s * 1000)
+        except PlaywrightError as exc:
+            seen.problem = f"the page did not load: {str(exc).splitlines()[0]}"
+            return False
+        seen.page_status = response.status if response else None
+        if seen.page_status and seen.page_status >= 400:
+            seen.problem = f"the page answered HTTP {seen.page_status}"
+            return False
+        with contextlib.suppress(PlaywrightError):
+            page.wait_for_load_state("networkidle", timeout=self.settings.load_timeout_s * 1000)
+        if seen.script_status is None:
+            seen.problem = f"no request for the widget script ({self.settings.script_url_contains}) from the page"
+            return False
+        if seen.script_status != 200:
+            seen.problem = f"the widget script answered HTTP {seen.script_status} ({seen.script_url})"
+            return False
+        return True
+
+    def _launcher_appears(self, page: Page, seen: WidgetObservation) -> bool:
+        try:
+            page.wait_for_selector(self.sel.launcher, state="visible", timeout=self.settings.load_timeout_s * 1000)
+        except PlaywrightError:
+            seen.problem = (f"the chat launcher ({self.sel.launcher}) did not appear within "
+                            f"{self.settings.load_timeout_s:g} s: is chat still throttled to 0%?")
+            return False
+        seen.launcher_visible = True
+        return True
+
+    def _panel_opens(self, page: Page, seen: WidgetObservation) -> bool:
+        page.click(self.sel.launcher)
+        try:
+            page.wait_for_selector(self.sel.panel, state="visible")
+        except PlaywrightError:
+            seen.problem = "clicking the launcher did not open the chat panel"
+            return False
+        return True
+
+    def _quick_actions_load(self, page: Page, seen: WidgetObservation) -> bool:
+        if page.locator(self.sel.search_input).count() == 0 and page.locator(self.sel.quick_action).count() == 0:
+            with contextlib.suppress(PlaywrightError):
+                page.wait_for_selector(f"{self.sel.search_input}, {self.sel.quick_action}", timeout=3000)
+        if page.locator(self.sel.search_input).count() == 0 and page.locator(self.sel.quick_action).count() == 0:
+            seen.problem = ("the panel has neither search nor quick actions: "
+                            "is \"Enable Search and Quick Actions\" still switched off?")
+            return False
+        try:
+            page.wait_for_selector(self.sel.quick_action, state="visible")
+        except PlaywrightError:
+            seen.problem = (f"quick actions did not load within {self.settings.step_timeout_s:g} s "
+                            "(the vendor's maintenance symptom)")
+            return False
+        seen.quick_actions = [text.strip() for text in page.locator(self.sel.quick_action).all_inner_texts()]
+        return True
+
+    def _search(self, page: Page, seen: WidgetObservation) -> bool:
+        if page.locator(self.sel.search_input).count() == 0:
+            seen.problem = "the panel has no search box"
+            return False
+        page.fill(self.sel.search_input, self.settings.search_query)
+        page.press(self.sel.search_input, "Enter")
+        try:
+            page.wait_for_selector(self.sel.search_result, state="visible")
+        except PlaywrightError:
+            seen.search_results = 0
+            seen.problem = f"searching {self.settings.search_query!r} returned no answer"
+            return False
+        seen.search_results = page.locator(self.sel.search_result).count()
+        return True
+
+    def _send_message(self, page: Page, seen: WidgetObservation) -> bool:
+        page.click(self.sel.start_chat)
+        page.fill(self.sel.message_input, self.settings.test_message)
+        page.click(self.sel.send)
+        try:
+            page.wait_for_selector(self.sel.message_sent, state="visible")
+        except PlaywrightError:
+            seen.chat_message_sent = False
+            seen.problem = "the test message was not confirmed as sent"
+            return False
+        seen.chat_message_sent = True
+        return True
+
+    def _stays_hidden(self, page: Page, seen: WidgetObservation) -> bool:
+        with contextlib.suppress(PlaywrightError):
+            page.wait_for_selector(self.sel.launcher, state="visible", timeout=3000)
+        seen.launcher_visible = page.locator(self.sel.launcher).is_visible()
+        if seen.launcher_visible:
+            seen.problem = "the chat launcher shows although the site is outside business hours"
+        return not seen.launcher_visible
+
+    def _offline_message(self, page: Page, seen: WidgetObservation) -> bool:
+        page.click(self.sel.launcher)
+        try:
+            page.wait_for_selector(self.sel.offline_message, state="visible")
+        except PlaywrightError:
+            seen.problem = "no offline message in the chat panel outside business hours"
+            return False
+        seen.offline_message = page.inner_text(self.sel.offline_message).strip()
+        return True

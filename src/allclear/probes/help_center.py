@@ -1,0 +1,152 @@
+"""Help center probe: the home page (not the maintenance page), an article, search, and the custom
+domain's TLS certificate. Pages go through the browser, since help centers are often rendered
+client-side; the certificate is read with the standard library's ssl module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import quote_plus, urlsplit
+
+from playwright.sync_api import Browser, Page
+from playwright.sync_api import Error as PlaywrightError
+
+from allclear.config import HelpCenterCheck, HelpCenterSite
+from allclear.probes.browser import StepFactory
+
+
+@dataclass
+class PageVisit:
+    url: str
+    status: int | None = None
+    title: str = ""
+    seconds: float | None = None
+    maintenance: bool = False
+    problem: str = ""
+
+
+@dataclass
+class HelpCenterObservation:
+    home: PageVisit
+    article: PageVisit | None = None
+    article_chars: int = 0
+    searches: dict[str, int] = field(default_factory=dict)     # query -> results
+    search_visits: list[PageVisit] = field(default_factory=list)
+    cert_days_left: float | None = None
+    cert_problem: str = ""
+    failed_step: str = ""
+    problem: str = ""
+    evidence: list[Path] = field(default_factory=list)
+
+
+def certificate_days_left(url: str, ca_file: str = "", timeout_s: float = 10.0) -> tuple[float | None, str]:
+    """Days until the certificate of an https URL expires, verified against the system's CAs (plus
+    `ca_file`); (None, why) when it cannot be verified."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or 443
+    context = ssl.create_default_context()
+    if ca_file:
+        context.load_verify_locations(ca_file)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as raw, \
+                context.wrap_socket(raw, server_hostname=host) as tls:
+            not_after = tls.getpeercert()["notAfter"]
+    except ssl.SSLCertVerificationError as exc:
+        return None, f"the certificate of {host} is not valid: {exc.verify_message}"
+    except (OSError, ssl.SSLError) as exc:
+        return None, f"could not make a TLS connection to {host}:{port}: {exc}"
+    expires = datetime.fromtimestamp(ssl.cert_time_to_seconds(not_after), timezone.utc)
+    return round((expires - datetime.now(timezone.utc)).total_seconds() / 86400, 1), ""
+
+
+class HelpCenterVisit:
+    def __init__(self, browser: Browser, settings: HelpCenterCheck, evidence_dir: Path,
+                 step: StepFactory = lambda name: contextlib.nullcontext()):
+        self.browser, self.settings, self.evidence_dir, self.step = browser, settings, evidence_dir, step
+
+    def run(self, site: HelpCenterSite) -> HelpCenterObservation:
+        seen = HelpCenterObservation(home=PageVisit(site.url))
+        self.evidence_dir.mkdir(parents=True, exist_ok=True)
+        context = self.browser.new_context(ignore_https_errors=True)   # the certificate is checked on its own
+        context.set_default_timeout(self.settings.page_timeout_s * 1000)
+        page = context.new_page()
+        steps = [("Home page loads", lambda: self._home(page, site, seen)),
+                 ("An article opens", lambda: self._article(page, site, seen)),
+                 *[(f"Search {query!r} returns results", lambda q=query: self._search(page, site, seen, q))
+                   for query in site.search_queries]]
+        try:
+            for name, action in steps:
+                with self.step(name):
+                    if not action():
+                        seen.failed_step = name
+                        break
+        finally:
+            if seen.failed_step:
+                with contextlib.suppress(PlaywrightError):
+                    page.screenshot(path=self.evidence_dir / "screenshot.png", full_page=True, timeout=5000)
+                    seen.evidence.append(self.evidence_dir / "screenshot.png")
+            context.close()
+        if site.url.startswith("https://"):
+            with self.step("The certificate is valid long enough"):
+                seen.cert_days_left, seen.cert_problem = certificate_days_left(site.url, site.ca_file)
+        return seen
+
+    def _visit(self, page: Page, url: str) -> PageVisit:
+        visit = PageVisit(url)
+        started = time.monotonic()
+        try:
+            response = page.goto(url, wait_until="load")
+        except PlaywrightError as exc:
+            visit.problem = f"{url} did not load: {str(exc).splitlines()[0]}"
+            return visit
+        visit.seconds = round(time.monotonic() - started, 3)
+        visit.status = response.status if response else None
+        visit.title = page.title()
+        text = f"{visit.title} {page.inner_text('body')}".lower()
+        visit.maintenance = any(phrase.lower() in text for phrase in self.settings.maintenance_phrases)
+        if visit.maintenance:
+            visit.problem = f"{url} shows the maintenance page (title {visit.title!r})"
+        elif visit.status and visit.status >= 400:
+            visit.problem = f"{url} answered HTTP {visit.status} (title {visit.title!r})"
+        return visit
+
+    def _home(self, page: Page, site: HelpCenterSite, seen: HelpCenterObservation) -> bool:
+        seen.home = self._visit(page, site.url)
+        if not seen.home.problem and site.expected_title.lower() not in seen.home.title.lower():
+            seen.home.problem = f"the home page's title is {seen.home.title!r}, not {site.expected_title!r}"
+        seen.problem = seen.home.problem
+        return not seen.problem
+
+    def _article(self, page: Page, site: HelpCenterSite, seen: HelpCenterObservation) -> bool:
+        link = page.locator(site.article_link).first
+        if page.locator(site.article_link).count() == 0:
+            seen.problem = f"no article link ({site.article_link}) on the home page"
+            return False
+        seen.article = self._visit(page, link.evaluate("a => a.href"))
+        if seen.article.problem:
+            seen.problem = seen.article.problem
+            return False
+        body = page.locator(site.article_body)
+        seen.article_chars = len(body.first.inner_text().strip()) if body.count() else 0
+        if seen.article_chars < site.article_min_chars:
+            seen.problem = (f"the article {seen.article.url} has {seen.article_chars} characters of content "
+                            f"in {site.article_body} (at least {site.article_min_chars} expected)")
+            return False
+        return True
+
+    def _search(self, page: Page, site: HelpCenterSite, seen: HelpCenterObservation, query: str) -> bool:
+        url = site.search_url.format(url=site.url.rstrip("/"), query=quote_plus(query))
+        visit = self._visit(page, url)
+        seen.search_visits.append(visit)
+        seen.searches[query] = page.locator(site.search_result).count() if not visit.problem else 0
+        if visit.problem:
+            seen.problem = f"search {query!r}: {visit.problem}"
+        elif seen.searches[query] == 0:
+            seen.problem = f"search {query!r} returned no results ({site.search_result} on {url})"
+        return not seen.problem
