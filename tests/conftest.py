@@ -70,3 +70,16 @@ def run_go(tmp_path):
         return GoResult(done.returncode, done.stdout + done.stderr, reports)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium for the in-process browser tests, as the plugin has one for a Go run."""
+    from playwright.sync_api import sync_playwright
+
+    from allclear.probes.browser import launch_chromium
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()

@@ -3,22 +3,15 @@
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from allclear.config import read_sandbox_template
-from allclear.probes.browser import AgentSession, launch_chromium
+from allclear.probes.browser import AgentSession
 from allclear.sandbox import Sandbox
 
 SANDBOX_TOML = Path(__file__).resolve().parents[1] / "config" / "sandbox.toml"
 AGENT = "agent01@sandbox.allclear.test"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -9,10 +9,8 @@ import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from playwright.sync_api import sync_playwright
 
 from allclear.config import read_sandbox_template
-from allclear.probes.browser import launch_chromium
 from allclear.sandbox import Sandbox, parse_fault
 from allclear.sandbox.help_center import ARTICLES
 
@@ -219,12 +217,6 @@ def test_certificate_directory_is_removed_on_stop():
 
 # --- the widget in Chromium ---
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

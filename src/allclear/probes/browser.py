@@ -59,6 +59,15 @@ def launch_chromium(playwright: Playwright) -> Browser:
     )
 
 
+def failure_screenshot(page: Page, evidence_dir: Path) -> list[Path]:
+    """The page as it was when a step failed; nothing when even that is impossible (page gone)."""
+    path = evidence_dir / "screenshot.png"
+    with contextlib.suppress(PlaywrightError):
+        page.screenshot(path=path, full_page=True, timeout=5000)
+        return [path]
+    return []
+
+
 @dataclass
 class LoginObservation:
     """What one synthetic agent met, step by step, from the login page to logging out."""
@@ -216,10 +225,7 @@ class AgentSession:
         seen.problem = problem
 
     def _screenshot(self, page: Page, seen: LoginObservation) -> None:
-        path = self.evidence_dir / "screenshot.png"
-        with contextlib.suppress(PlaywrightError):
-            page.screenshot(path=path, full_page=True, timeout=5000)
-            seen.evidence.append(path)
+        seen.evidence += failure_screenshot(page, self.evidence_dir)
 
     def _stop_trace(self, context: BrowserContext, seen: LoginObservation, name: str) -> None:
         path = self.evidence_dir / f"trace-{name}.zip"

@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Response
 from playwright.sync_api import Error as PlaywrightError
 
 from allclear.config import ChatWidgetCheck
-from allclear.probes.browser import StepFactory
+from allclear.probes.browser import StepFactory, failure_screenshot
 
 
 @dataclass
@@ -79,9 +79,7 @@ class WidgetVisit:
             seen.problem = str(exc).splitlines()[0]
         finally:
             if seen.failed_step:
-                with contextlib.suppress(PlaywrightError):
-                    page.screenshot(path=self.evidence_dir / "screenshot.png", full_page=True, timeout=5000)
-                    seen.evidence.append(self.evidence_dir / "screenshot.png")
+                seen.evidence += failure_screenshot(page, self.evidence_dir)
                 with contextlib.suppress(PlaywrightError):
                     context.tracing.stop(path=self.evidence_dir / "trace.zip")
                     seen.evidence.append(self.evidence_dir / "trace.zip")

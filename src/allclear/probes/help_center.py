@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page
 from playwright.sync_api import Error as PlaywrightError
 
 from allclear.config import HelpCenterCheck, HelpCenterSite
-from allclear.probes.browser import StepFactory
+from allclear.probes.browser import StepFactory, failure_screenshot
 
 
 @dataclass
@@ -88,9 +88,7 @@ class HelpCenterVisit:
                         break
         finally:
             if seen.failed_step:
-                with contextlib.suppress(PlaywrightError):
-                    page.screenshot(path=self.evidence_dir / "screenshot.png", full_page=True, timeout=5000)
-                    seen.evidence.append(self.evidence_dir / "screenshot.png")
+                seen.evidence += failure_screenshot(page, self.evidence_dir)
             context.close()
         if site.url.startswith("https://"):
             with self.step("The certificate is valid long enough"):
