@@ -65,12 +65,17 @@ def served() -> Iterator[Served]:
     app[STATE] = PlatformState(faults=faults, agents={})
     app[VOICE] = state
     voice.add_routes(app)
+    # Started from the loop's own thread: a session's Playwright keeps a loop running in the main thread.
     loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", 0).start())
     thread = threading.Thread(target=loop.run_forever, name="voice-sandbox", daemon=True)
     thread.start()
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
+
+    async def start() -> None:
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+
+    asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
     yield Served(f"http://127.0.0.1:{runner.addresses[0][1]}", state, faults)
     asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
     loop.call_soon_threadsafe(loop.stop)
