@@ -23,9 +23,10 @@ def reporting_api(target, secrets):
     client.close()
 
 
-def test_report_has_expected_columns(report_spec, reporting_api, target, attach_observation, degraded):
+def test_report_has_expected_columns(report_spec, reporting_api, target, attach_observation, degraded, record_fact):
     api = target.reporting_api
     seen = attach_observation(reporting_api.report(report_spec.metric_set, api.time_zone, report_spec.days_back))
+    record_fact("request_id", seen.request_id)
 
     expect(seen.status == 200, f"HTTP 200 with a {report_spec.metric_set} CSV", seen.problem or f"HTTP {seen.status}")
     missing = [column for column in report_spec.expected_columns if column not in seen.columns]

@@ -95,7 +95,8 @@ def test_sandbox_target_starts_sandbox_and_fills_in_its_address(monkeypatch):
     target, secrets, sandbox = load_target(ROOT / "config" / "sandbox.toml")
     try:
         assert target.login.url == f"{sandbox.url}/login"
-        assert len(secrets.values()) == len(target.secret_names()) == len(target.agents) + 3  # API, Twilio, mailbox
+        # the API token, Twilio, the probe mailbox (one password), the desk's PagerDuty, Zendesk and webhook
+        assert len(secrets.values()) == len(target.secret_names()) == len(target.agents) + 3 + 3
     finally:
         sandbox.stop()
 

@@ -267,6 +267,124 @@ class Grading(Section):
     }
 
 
+PagerDutySeverity = Literal["critical", "error", "warning", "info"]
+
+
+class Sink(Section):
+    """Where an escalation goes. `ops = true` sinks also hear "could not verify" (inconclusive)
+    items; the others hear only failures graded P1/P2, which are the vendor's to fix."""
+
+    name: str = ""                 # how the sink is named in the summary (default: its type)
+    ops: bool = False
+    # every-run: each failing run updates the open escalation; on-change: only when its grade or
+    # failing probes change (a scheduled job must not comment every 15 minutes on a vendor ticket)
+    updates: Literal["every-run", "on-change"] = "on-change"
+    timeout_s: Seconds = 10.0      # one request
+    deadline_s: Seconds = 60.0     # all attempts of one delivery, retries with backoff included
+
+    @property
+    def label(self) -> str:
+        return self.name or self.type  # type: ignore[attr-defined]
+
+
+class PagerDutySink(Sink):
+    """PagerDuty Events API v2: trigger / resolve an alert, deduplicated by target and item."""
+
+    type: Literal["pagerduty"]
+    routing_key_env: EnvName
+    url: Url = "https://events.pagerduty.com/v2/enqueue"
+    updates: Literal["every-run", "on-change"] = "every-run"   # a re-trigger with the same key is free
+    severity: dict[Grade, PagerDutySeverity] = {"P1": "critical", "P2": "error", "P3": "warning", "P4": "info"}
+
+
+class JiraSink(Sink):
+    """Jira Cloud: an issue per escalation, the HTML report attached, comments on update and resolve."""
+
+    type: Literal["jira"]
+    site: Url                      # https://<your-org>.atlassian.net
+    user: str                      # the Atlassian account's email
+    api_token_env: EnvName
+    project: str                   # project key, e.g. OPS
+    issue_type: str = "Bug"
+    priority: dict[Grade, str] = {"P1": "Highest", "P2": "High", "P3": "Medium", "P4": "Low"}
+    labels: list[str] = ["allclear"]
+
+
+class ZendeskSink(Sink):
+    """Zendesk Support: the report uploaded, a ticket created with it; comments on update, solved on resolve."""
+
+    type: Literal["zendesk"]
+    url: Url                       # https://<subdomain>.zendesk.com
+    user: str                      # the agent's email; authenticated as "<user>/token"
+    api_token_env: EnvName
+    priority: dict[Grade, Literal["urgent", "high", "normal", "low"]] = {
+        "P1": "urgent", "P2": "high", "P3": "normal", "P4": "low"}
+    ticket_type: Literal["problem", "incident", "question", "task"] = "incident"
+    tags: list[str] = ["allclear"]
+    solve_on_resolve: bool = True  # a green run sets the ticket solved (else only a comment)
+
+
+class SlackSink(Sink):
+    """A Slack incoming webhook: one short message when an escalation opens, changes or resolves."""
+
+    type: Literal["slack"]
+    webhook_url_env: EnvName       # the webhook URL is itself a secret
+
+
+class WebhookSink(Sink):
+    """A generic JSON webhook; with `secret_env`, the body is signed (HMAC-SHA256) in a header."""
+
+    type: Literal["webhook"]
+    url: Url
+    secret_env: EnvName | None = None
+    updates: Literal["every-run", "on-change"] = "every-run"
+
+
+class EmailSink(Sink):
+    """Email to a support address with the HTML report attached (the vendor asks for P2 or above)."""
+
+    type: Literal["email"]
+    to: list[str] = Field(min_length=1)
+    from_address: str
+    smtp_host: str
+    smtp_port: Port = 587
+    smtp_security: Security = "starttls"
+    smtp_user: str = ""
+    smtp_password_env: EnvName | None = None
+
+
+AnySink = Annotated[PagerDutySink | JiraSink | ZendeskSink | SlackSink | WebhookSink | EmailSink,
+                    Field(discriminator="type")]
+
+
+class EscalationSection(Section):
+    """P1/P2 failures escalate to these sinks; inconclusive items only to the `ops = true` ones."""
+
+    # send, or write what would be sent to reports/escalations/; unset: dry-run for a sandbox
+    # target, send for a real one. --escalate / --dry-run override it for one run.
+    mode: Literal["send", "dry-run"] | None = None
+    report_url: str = ""           # a link to this run's report (also $ALLCLEAR_REPORT_URL), e.g. the CI run
+    sinks: list[AnySink] = []
+
+    @field_validator("sinks")
+    @classmethod
+    def _unique_labels(cls, sinks: list) -> list:
+        labels = [sink.label for sink in sinks]
+        twice = sorted({label for label in labels if labels.count(label) > 1})
+        if twice:
+            raise ValueError(f"two sinks are called {', '.join(twice)}: give each a distinct `name` "
+                             "(it keys what each sink was told)")
+        return sinks
+
+    def secret_names(self) -> list[str]:
+        names: list[str] = []
+        for sink in self.sinks:
+            for key in ("routing_key_env", "api_token_env", "webhook_url_env", "secret_env", "smtp_password_env"):
+                if getattr(sink, key, None):
+                    names.append(getattr(sink, key))
+        return names
+
+
 class SandboxSection(Section):
     """Present only in a sandbox target: start the embedded platform and point the checks at it."""
 
@@ -289,6 +407,7 @@ class Target(Section):
     help_center: HelpCenterCheck | None = None
     business_hours: BusinessHours | None = None
     grading: Grading = Grading()
+    escalation: EscalationSection = EscalationSection()
 
     @field_validator("window_end")
     @classmethod
@@ -305,6 +424,7 @@ class Target(Section):
             names.append(self.voice.auth_token_env)
         if self.email and self.email.enabled:
             names += [self.email.smtp_password_env, self.email.imap_password_env]
+        names += self.escalation.secret_names()
         return list(dict.fromkeys(names))
 
 

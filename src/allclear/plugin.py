@@ -23,6 +23,7 @@ import pytest
 
 from allclear import allure_report
 from allclear.config import ConfigError, Secrets, Target
+from allclear.escalation import Delivery, EscalationReport, escalate, resolve_mode
 from allclear.expect import Unmet
 from allclear.grading import ProbeResult, summarize_item
 from allclear.probes.errors import ProbeError
@@ -50,6 +51,8 @@ class GoRun:
     titles: dict[str, str] = field(default_factory=dict)
     verdict: RunVerdict | None = None
     html_note: str = ""
+    escalation_mode: str = "dry-run"
+    target_file: str = ""
 
     def set_window_end(self, moment: datetime, source: str) -> None:
         """Earlier sources win: the command line, then the target file, then the status page."""
@@ -76,6 +79,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "with the time it becomes due")
     group.addoption("--reports-dir", default="reports", help="where results and reports go (default: reports)")
     group.addoption("--no-html-report", action="store_true", help="keep the Allure results, skip the HTML report")
+    group.addoption("--escalate", action="store_true",
+                    help="send P1/P2 escalations (and resolutions) to the target's sinks")
+    group.addoption("--dry-run", action="store_true",
+                    help="write what would be sent to reports/escalations/ instead (the default for the sandbox)")
 
 
 def _is_go_run(config: pytest.Config) -> bool:
@@ -117,8 +124,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     config = session.config
     path = Path(config.getoption("--target") or config.rootpath / DEFAULT_TARGET)
+    run.target_file = str(path.resolve())
     try:
-        run.target, run.secrets, run.sandbox = load_target(path, config.getoption("--sandbox-fault"))
+        run.target, run.secrets, run.sandbox = load_target(path, config.getoption("--sandbox-fault"),
+                                                           desk_file=run.reports_dir / "sandbox-desk.json")
         window_end = config.getoption("--window-end")
         if window_end:
             run.set_window_end(_parse_moment(window_end), "--window-end")
@@ -127,6 +136,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError(str(exc)) from None
     if run.target.window_end:
         run.set_window_end(run.target.window_end, "target file")
+    try:
+        run.escalation_mode = resolve_mode(run.target, config.getoption("--escalate"), config.getoption("--dry-run"))
+    except ValueError as exc:
+        if run.sandbox:
+            run.sandbox.stop()
+        raise pytest.UsageError(str(exc)) from None
     run.faults = run.sandbox.state.faults.describe() if run.sandbox else []
 
 
@@ -375,18 +390,41 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         items = [summarize_item(key, run.titles[key], probes, run.target.grading) for key, probes in by_item.items()]
         run.verdict = RunVerdict.of(
             items, target=run.target.name, started_at=run.started_at, finished_at=datetime.now(timezone.utc),
-            window_end=run.window_end, window_end_source=run.window_end_source, faults=run.faults)
+            window_end=run.window_end, window_end_source=run.window_end_source, faults=run.faults,
+            target_file=run.target_file)
         results_dir = Path(session.config.option.allure_report_dir)
         allure_report.finish_results(results_dir, run.verdict, run.secrets)
         if not session.config.getoption("--no-html-report"):
             run.verdict.html_report, run.html_note = allure_report.build_html_report(
                 results_dir, run.reports_dir, run.target.name)
+        run.verdict.escalation = _escalate(session.config, run).to_json()
         run.verdict.write(run.reports_dir, run.secrets)
         if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = run.verdict.exit_code
     finally:
         if run.sandbox:
             run.sandbox.stop()
+
+
+def _escalate(config: pytest.Config, run: GoRun) -> EscalationReport:
+    """Escalate while the sandbox (and its ticket desk) is still up; a crash here is reported, not lost."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+
+    def progress(line: str) -> None:
+        if reporter and line.endswith("…"):
+            reporter.ensure_newline()
+            reporter.write_line(run.secrets.redact(line))
+
+    report_url = run.target.escalation.report_url or os.environ.get("ALLCLEAR_REPORT_URL", "")
+    html = Path(run.verdict.html_report) if run.verdict.html_report else None
+    try:
+        return escalate(run.verdict, run.target, run.secrets, run.reports_dir, run.escalation_mode,
+                        report_path=html, report_url=report_url, progress=progress)
+    except Exception as exc:  # noqa: BLE001 - the verdict must still be written, the failure shown
+        failed = EscalationReport(run.escalation_mode)
+        failed.deliveries.append(Delivery("escalation", "*", "failure", "all", "failed",
+                                          run.secrets.redact(f"{type(exc).__name__}: {exc}")))
+        return failed
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -400,6 +438,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
                                                                if run.faults else ""))
     for item in verdict.items:
         terminalreporter.write_line(run.secrets.redact(verdict.item_line(item)))
+    _escalation_lines(terminalreporter, run)
     terminalreporter.write_line(f"verdict: {run.reports_dir / 'verdict.json'}")
     terminalreporter.write_line(f"summary: {run.reports_dir / 'summary.md'}")
     if verdict.html_report:
@@ -408,3 +447,18 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(run.html_note or "no HTML report (--no-html-report)")
         terminalreporter.write_line(f"Allure results: {config.option.allure_report_dir}")
     terminalreporter.write_line(f"{verdict.headline}", bold=True, **color)
+
+
+def _escalation_lines(terminalreporter, run: GoRun) -> None:
+    escalation = run.verdict.escalation or {}
+    deliveries = escalation.get("deliveries", [])
+    for delivery in deliveries:
+        line = Delivery(**delivery).line()
+        terminalreporter.write_line(run.secrets.redact(f"escalation: {line}"), red=delivery["status"] == "failed")
+    if escalation.get("failed"):
+        terminalreporter.write_line(f"ESCALATION FAILED for {escalation['failed']} delivery(ies): see above; "
+                                    "resend with `allclear escalate` once the sink is back", red=True, bold=True)
+    if escalation.get("dry_run_dir") and deliveries:
+        terminalreporter.write_line(f"escalation dry run (nothing sent; --escalate sends): {escalation['dry_run_dir']}")
+    if escalation.get("ticket"):
+        terminalreporter.write_line(f"vendor ticket: {escalation['ticket']}")

@@ -20,14 +20,15 @@ from allclear.config import (
 from allclear.sandbox import Sandbox, parse_fault
 
 
-def load_target(path: Path, extra_faults: list[str] | None = None) -> tuple[Target, Secrets, Sandbox | None]:
+def load_target(path: Path, extra_faults: list[str] | None = None,
+                desk_file: Path | None = None) -> tuple[Target, Secrets, Sandbox | None]:
     raw = read_target_file(path)
     target = validate_target(fill_placeholders(raw, UNSTARTED_SANDBOX), path)
     sandbox = None
     if target.sandbox:
         for spec in [*target.sandbox.faults, *(extra_faults or [])]:
             parse_fault(spec)
-        sandbox = Sandbox(target, extra_faults).start()
+        sandbox = Sandbox(target, extra_faults, desk_file=desk_file).start()
         try:
             target = validate_target(fill_placeholders(raw, sandbox.addresses()), path)
         except ConfigError:

@@ -5,15 +5,17 @@ Every text passes through the target's redaction before it is written: no secret
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
 from allclear.config import Secrets
-from allclear.grading import ItemResult, run_grade, verdict
+from allclear.grading import ItemResult, ProbeResult, run_grade, verdict
 
 EXIT_CODES = {"GO": 0, "NO-GO": 1, "INCONCLUSIVE": 2}
+EXIT_ESCALATION_FAILED = 6   # whatever the verdict: someone must know a page or ticket did not go out
 OUTCOME_MARKS = {"passed": "✔", "failed": "✘", "inconclusive": "?", "skipped": "–"}
 
 
@@ -30,6 +32,8 @@ class RunVerdict:
     faults: list[str]
     html_report: str = ""
     not_started: str = ""
+    escalation: dict | None = None
+    target_file: str = ""
 
     @classmethod
     def of(cls, items: list[ItemResult], **context) -> "RunVerdict":
@@ -42,8 +46,24 @@ class RunVerdict:
                    finished_at=datetime.now(started_at.tzinfo), window_end=None, window_end_source="not known",
                    items=[], faults=[], not_started=reason)
 
+    @classmethod
+    def from_json(cls, document: dict) -> "RunVerdict":
+        """verdict.json read back (for `allclear escalate`): the same verdict, its items and probes."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in document.items() if k in fields}
+        for key in ("started_at", "finished_at", "window_end"):
+            values[key] = datetime.fromisoformat(values[key]) if values.get(key) else None
+        probe_fields = {f.name for f in dataclasses.fields(ProbeResult)}
+        values["items"] = [ItemResult(**{**item, "probes": [ProbeResult(**{k: v for k, v in p.items()
+                                                                            if k in probe_fields})
+                                                            for p in item["probes"]]})
+                           for item in document.get("items", [])]
+        return cls(**values)
+
     @property
     def exit_code(self) -> int:
+        if self.escalation and self.escalation.get("failed"):
+            return EXIT_ESCALATION_FAILED
         return EXIT_CODES[self.verdict]
 
     @property
@@ -112,6 +132,26 @@ class RunVerdict:
                     lines.append(f"  - {(probe.message or probe.degraded).splitlines()[0]}")
                 for path in probe.evidence:
                     lines.append(f"  - evidence: `{path}`")
+        lines += self._escalation_markdown()
         if self.html_report:
             lines += ["", f"HTML report: `{self.html_report}`"]
         return "\n".join(lines) + "\n"
+
+    def _escalation_markdown(self) -> list[str]:
+        escalation = self.escalation or {}
+        deliveries = escalation.get("deliveries", [])
+        if not deliveries:
+            return []
+        mode = " (dry run: nothing was sent)" if escalation.get("mode") == "dry-run" else ""
+        lines = ["", f"## Escalation{mode}", ""]
+        if escalation.get("failed"):
+            lines += [f"**{escalation['failed']} delivery(ies) FAILED: the vendor or on-call may not know.** "
+                      "Resend with `allclear escalate` once the sink is reachable.", ""]
+        lines += ["| sink | item | action | result | detail |", "| --- | --- | --- | --- | --- |"]
+        for d in deliveries:
+            kind = " (could not verify)" if d["kind"] == "inconclusive" else ""
+            lines.append(f"| {d['sink']} | {d['item']}{kind} | {d['action']} | {d['status']} | "
+                         f"{d['detail'].replace('|', '/')} |")
+        if escalation.get("ticket"):
+            lines += ["", f"Vendor ticket: `{escalation['ticket']}`"]
+        return lines

@@ -31,6 +31,7 @@ KNOWN_FAULTS: dict[str, tuple[type | None, str]] = {
     "chat-quick-actions-fail": (None, "the chat panel opens but its quick actions never load (503)"),
     "helpcenter-maintenance": (None, "every help-center page and the answers API show the maintenance page"),
     "helpcenter-search-broken": (None, "help-center search and the answers-search API answer 500"),
+    "desk-down": (None, "the sandbox's ticket desk (PagerDuty, Zendesk, webhook stand-ins) answers 503"),
 }
 
 

@@ -22,7 +22,7 @@ AWAY_STATUSES = ["Away"]
 SESSION_COOKIE = "sandbox_session"
 # Not the vendor's platform (Twilio, the status page, the customer's own website), or still served in
 # maintenance: the vendor's widget script and its config load, its quick actions and search do not.
-STAYS_UP_IN_MAINTENANCE = ("/_sandbox", "/statuspage", "/2010-04-01", "/website", "/chat-sdk/widget.js",
+STAYS_UP_IN_MAINTENANCE = ("/_sandbox", "/_desk", "/statuspage", "/2010-04-01", "/website", "/chat-sdk/widget.js",
                            "/chat-sdk/config/")
 
 

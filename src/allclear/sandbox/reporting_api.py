@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import uuid
 from datetime import date
 
 from aiohttp import web
@@ -84,7 +85,14 @@ async def organization(request: web.Request) -> web.Response:
     return web.json_response({"id": "sandbox-org", "name": "Sandbox Support", "timezone": "UTC"})
 
 
+async def _request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """Every API answer carries a request id, as real APIs do: the vendor ticket quotes it."""
+    if request.path.startswith("/api/v1/"):
+        response.headers.setdefault("X-Request-Id", uuid.uuid4().hex)
+
+
 def add_routes(app: web.Application) -> None:
+    app.on_response_prepare.append(_request_id)
     app.router.add_post("/api/v1/reports", create_report)
     app.router.add_get("/api/v1/agents", list_agents)
     app.router.add_get("/api/v1/organization", organization)

@@ -20,7 +20,7 @@ from pathlib import Path
 from aiohttp import web
 
 from allclear.config import Target
-from allclear.sandbox import chat_widget, help_center, platform, reporting_api, statuspage, tls, voice
+from allclear.sandbox import chat_widget, desk, help_center, platform, reporting_api, statuspage, tls, voice
 from allclear.sandbox.dns import start_dns
 from allclear.sandbox.faults import FaultError, Switchboard, parse_fault
 from allclear.sandbox.mail import MailSandbox
@@ -51,9 +51,12 @@ async def get_agents(request: web.Request) -> web.Response:
 
 
 def build_app(state: PlatformState, voice_state: voice.VoiceState | None = None,
-              chat_state: chat_widget.ChatState | None = None) -> web.Application:
-    app = web.Application(middlewares=[platform.maintenance_middleware])
+              chat_state: chat_widget.ChatState | None = None, ticket_desk: desk.Desk | None = None) -> web.Application:
+    # Up to Zendesk's own upload limit (50 MB): the desk takes the HTML report as an attachment.
+    app = web.Application(middlewares=[platform.maintenance_middleware, desk.desk_down], client_max_size=50 * 2**20)
     app[STATE] = state
+    app[desk.DESK] = ticket_desk or desk.Desk(desk.DeskAccounts())
+    desk.add_routes(app)
     app[statuspage.STARTED_AT] = datetime.now(timezone.utc)
     platform.add_routes(app)
     reporting_api.add_routes(app)
@@ -94,11 +97,27 @@ def state_for(target: Target, faults: list[str], environ: MutableMapping[str, st
     )
 
 
+def desk_accounts(target: Target, environ: MutableMapping[str, str]) -> desk.DeskAccounts:
+    """The ticket desk accepts what the target's own sinks will present (secrets made up like the rest)."""
+    accounts = desk.DeskAccounts()
+    for sink in target.escalation.sinks:
+        if sink.type == "pagerduty":
+            accounts.routing_keys.add(made_up_secret(environ, sink.routing_key_env))
+        elif sink.type == "zendesk":
+            accounts.zendesk[f"{sink.user}/token"] = made_up_secret(environ, sink.api_token_env)
+        elif sink.type == "webhook" and sink.secret_env:
+            accounts.webhook_secrets.add(made_up_secret(environ, sink.secret_env))
+    return accounts
+
+
 class Sandbox:
-    """The embedded platform, serving on an ephemeral loopback port until `stop()`."""
+    """The embedded platform, serving on an ephemeral loopback port until `stop()`.
+
+    `desk_file` keeps the ticket desk's alerts and tickets between runs (a JSON file under reports/).
+    """
 
     def __init__(self, target: Target, faults: list[str] | None = None, port: int = 0,
-                 environ: MutableMapping[str, str] | None = None):
+                 environ: MutableMapping[str, str] | None = None, desk_file: Path | None = None):
         all_faults = [*(target.sandbox.faults if target.sandbox else []), *(faults or [])]
         self.environ = os.environ if environ is None else environ
         self.target = target
@@ -111,6 +130,7 @@ class Sandbox:
         ) if lines else voice.VoiceState()
         # The chat widget is open in the target's business hours; tests may set `self.chat.clock`.
         self.chat = chat_widget.ChatState(business_hours=target.business_hours)
+        self.desk = desk.Desk(desk_accounts(target, self.environ), desk_file)
         self._port = port
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -142,7 +162,7 @@ class Sandbox:
         self._loop.run_forever()
 
     async def _start_site(self) -> None:
-        self._runner = web.AppRunner(build_app(self.state, self.voice, self.chat), access_log=None,
+        self._runner = web.AppRunner(build_app(self.state, self.voice, self.chat, self.desk), access_log=None,
                                      shutdown_timeout=1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self._port)

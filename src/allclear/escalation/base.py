@@ -1,0 +1,51 @@
+"""What every sink is: told to open, update or resolve an escalation; answers with its handle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allclear.config import Secrets, Sink
+from allclear.escalation.courier import Answer, Courier, DeliveryFailed, Request
+from allclear.escalation.message import Notice
+
+
+class SinkClient:
+    def __init__(self, config: Sink, secrets: Secrets, courier: Courier):
+        self.config = config
+        self.secrets = secrets
+        self.courier = courier
+        self.warnings: list[str] = []   # what went wrong without losing the escalation (an attachment)
+
+    @property
+    def label(self) -> str:
+        return self.config.label
+
+    def send(self, request: Request, dry_answer: Any = None) -> Answer:
+        return self.courier.send(self.label, request, self.config.deadline_s, self.config.timeout_s, dry_answer)
+
+    def optional(self, what: str, step, default=None):
+        """A step the escalation must not be lost over (attaching the report): its failure is a warning."""
+        try:
+            return step()
+        except DeliveryFailed as exc:
+            self.warnings.append(f"{what} failed: {exc}")
+            return default
+
+    def open(self, notice: Notice) -> str:
+        """Tell the sink about a new escalation; the handle it gives back (ticket key, ...)."""
+        raise NotImplementedError
+
+    def update(self, notice: Notice, ref: str) -> str:
+        """The same failure again, or changed: a comment or a re-trigger, never a new ticket."""
+        raise NotImplementedError
+
+    def resolve(self, notice: Notice, ref: str) -> str:
+        raise NotImplementedError
+
+
+def report_file(notice: Notice) -> tuple[str, bytes, str] | None:
+    """The single-file HTML report as a multipart/attachment part, if it was built."""
+    path = notice.report_path
+    if path is None or not path.is_file():
+        return None
+    return (path.name, path.read_bytes(), "text/html")

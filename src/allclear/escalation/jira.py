@@ -1,0 +1,94 @@
+"""Jira Cloud (REST v3): an issue per escalation with the HTML report attached; comments after.
+
+The description and comments are Atlassian Document Format (v3 takes no wiki markup), converted
+from the same Markdown the ticket uses: headings, bullet and numbered lists, **bold**, `code`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from allclear.config import JiraSink
+from allclear.escalation.base import SinkClient, report_file
+from allclear.escalation.courier import Request
+from allclear.escalation.message import Notice
+
+
+def adf_inline(text: str) -> list[dict]:
+    nodes = []
+    for part in re.split(r"(\*\*[^*]+\*\*|`[^`]+`)", text):
+        if not part:
+            continue
+        if part.startswith("**") and part.endswith("**"):
+            nodes.append({"type": "text", "text": part[2:-2], "marks": [{"type": "strong"}]})
+        elif part.startswith("`") and part.endswith("`"):
+            nodes.append({"type": "text", "text": part[1:-1], "marks": [{"type": "code"}]})
+        else:
+            nodes.append({"type": "text", "text": part})
+    return nodes
+
+
+def adf(markdown: str) -> dict:
+    """A minimal ADF document from the ticket's Markdown subset."""
+    content: list[dict] = []
+    for line in markdown.splitlines():
+        line = line.rstrip()
+        if not line:
+            continue
+        heading = re.match(r"^(#{1,6}) (.*)", line)
+        listed = re.match(r"^(- |\d+\. )(.*)", line)
+        if heading:
+            content.append({"type": "heading", "attrs": {"level": len(heading.group(1))},
+                            "content": adf_inline(heading.group(2))})
+        elif listed:
+            kind = "bulletList" if listed.group(1) == "- " else "orderedList"
+            entry = {"type": "listItem", "content": [{"type": "paragraph", "content": adf_inline(listed.group(2))}]}
+            if content and content[-1]["type"] == kind:
+                content[-1]["content"].append(entry)
+            else:
+                content.append({"type": kind, "content": [entry]})
+        else:
+            content.append({"type": "paragraph", "content": adf_inline(line)})
+    return {"type": "doc", "version": 1, "content": content}
+
+
+class Jira(SinkClient):
+    config: JiraSink
+
+    def _request(self, method: str, path: str, **kwargs) -> Request:
+        headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
+        return Request(method, f"{self.config.site}{path}", headers=headers,
+                       auth=(self.config.user, self.secrets[self.config.api_token_env]), **kwargs)
+
+    def _attach(self, key: str, notice: Notice) -> None:
+        part = report_file(notice)
+        if part:
+            self.send(self._request("POST", f"/rest/api/3/issue/{key}/attachments",
+                                    headers={"X-Atlassian-Token": "no-check"}, files={"file": part}),
+                      dry_answer=[{"filename": part[0], "size": len(part[1])}])
+
+    def _comment(self, key: str, text: str) -> None:
+        self.send(self._request("POST", f"/rest/api/3/issue/{key}/comment", json={"body": adf(text)}),
+                  dry_answer={"id": "10000"})
+
+    def open(self, notice: Notice) -> str:
+        fields = {"project": {"key": self.config.project}, "summary": notice.title[:255],
+                  "issuetype": {"name": self.config.issue_type}, "description": adf(notice.text),
+                  "labels": self.config.labels}
+        if notice.change.kind == "failure":
+            fields["priority"] = {"name": self.config.priority[notice.grade]}
+        answer = self.send(self._request("POST", "/rest/api/3/issue", json={"fields": fields}),
+                           dry_answer={"id": "10000", "key": f"{self.config.project}-0",
+                                       "self": f"{self.config.site}/rest/api/3/issue/10000"})
+        key = answer.body["key"]
+        self.optional("attaching the report", lambda: self._attach(key, notice))
+        return key
+
+    def update(self, notice: Notice, ref: str) -> str:
+        self._comment(ref, f"Failing again ({notice.details['runs']} runs in a row).\n\n{notice.text}")
+        self.optional("attaching the report", lambda: self._attach(ref, notice))
+        return ref
+
+    def resolve(self, notice: Notice, ref: str) -> str:
+        self._comment(ref, notice.text)
+        return ref

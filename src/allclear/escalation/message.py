@@ -1,0 +1,76 @@
+"""What one escalation says, whatever the sink: a title, a one-line summary, the full text, details.
+
+The full text is the item's section of the vendor ticket (reports/ticket.md), so a page, a Jira
+issue and a support email all carry the same facts: grade, target, window, observed vs expected,
+how many affected of how many, first seen with time zone, steps, identifiers, the report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from allclear.config import Target
+from allclear.escalation.plan import Change
+from allclear.ticket import Escalated, affected, failing, headline, item_section, local, name
+from allclear.verdict import RunVerdict
+
+
+@dataclass
+class Notice:
+    change: Change
+    title: str          # subject / summary line, with the grade
+    summary: str        # one line for a pager or a chat message
+    text: str           # the full text (Markdown)
+    details: dict       # machine-readable facts
+    report_path: Path | None   # the single-file HTML report to attach, when one was built
+    report_link: str    # where people can open the report: a URL if known, else the file's path
+
+    @property
+    def action(self) -> str:
+        return self.change.action
+
+    @property
+    def grade(self) -> str:
+        return self.change.record.grade or self.change.item.grade or "P2"
+
+
+def notice_for(change: Change, verdict: RunVerdict, target: Target, report_path: Path | None,
+               report_url: str) -> Notice:
+    item, record = change.item, change.record
+    report_link = report_url or (str(report_path) if report_path else "no HTML report was built")
+    if change.action == "resolve":
+        what = "could be verified again" if change.kind == "inconclusive" else "passes again"
+        title = f"Resolved: {target.name}: {name(item)} {what}"
+        summary = (f"{name(item)} {what} ({item.probes_run - item.probes_failed} of {item.probes_run} ok) "
+                   f"at {local(verdict.finished_at, target.time_zone)}; first seen "
+                   f"{local(record.first_seen, target.time_zone)}, {record.runs} run(s).")
+        text = f"{summary}\n\nReport: {report_link}\n"
+    else:
+        entry = Escalated(item, record.first_seen, record.runs)
+        if change.kind == "inconclusive":
+            title = f"[could not verify] {target.name}: {name(item)}"
+            reason = failing(item)[0].message if failing(item) else "unknown"
+            summary = f"{name(item)}: could not verify ({affected(item)}): {reason.splitlines()[0] if reason else ''}"
+        else:
+            title = f"[{item.grade}] {target.name}: {headline(item)}"
+            summary = f"{headline(item)} ({item.grade}, verdict {verdict.headline})"
+        window = local(verdict.window_end, target.time_zone) if verdict.window_end else "not known"
+        text = "\n".join([
+            f"{summary}.", "",
+            f"Target: {target.name}. Maintenance window ended: {window}. "
+            f"Run: {local(verdict.started_at, target.time_zone)}.", "",
+            *item_section(entry, target, level="##"),
+            f"Report: {report_link}", ""])
+    details = {
+        "target": target.name, "item": item.item, "kind": change.kind, "action": change.action,
+        "grade": record.grade, "verdict": verdict.verdict, "affected": affected(item),
+        "probes_failed": item.probes_failed, "probes_run": item.probes_run,
+        "first_seen": record.first_seen.isoformat(), "runs": record.runs,
+        "window_end": verdict.window_end.isoformat() if verdict.window_end else None,
+        "failing_probes": [{"probe": p.probe, "outcome": p.outcome, "expected": p.expected, "observed": p.observed,
+                            "message": p.message.splitlines()[0] if p.message else ""}
+                           for p in failing(item)] if change.action != "resolve" else [],
+        "report": report_link,
+    }
+    return Notice(change, title[:250], summary, text, details, report_path, report_link)

@@ -1,0 +1,52 @@
+"""PagerDuty Events API v2: trigger, re-trigger (same dedup_key: the same alert), resolve."""
+
+from __future__ import annotations
+
+from datetime import timezone
+from urllib.parse import urlparse
+
+from allclear.config import PagerDutySink
+from allclear.escalation.base import SinkClient
+from allclear.escalation.courier import Request
+from allclear.escalation.message import Notice
+
+
+class PagerDuty(SinkClient):
+    config: PagerDutySink
+
+    def _event(self, notice: Notice, action: str) -> dict:
+        event = {"routing_key": self.secrets[self.config.routing_key_env], "event_action": action,
+                 "dedup_key": notice.change.record.dedup_key}
+        if action == "resolve":
+            return event
+        event["payload"] = {
+            "summary": notice.title[:1024],
+            "source": notice.details["target"],
+            "severity": self.config.severity[notice.grade],
+            "timestamp": notice.change.record.last_seen.astimezone(timezone.utc).isoformat(timespec="seconds"),
+            "component": notice.details["item"],
+            "group": notice.details["target"],
+            "class": "post-maintenance check" if notice.change.kind == "failure" else "could not verify",
+            "custom_details": {**notice.details, "text": notice.text},
+        }
+        event["client"] = "allclear"
+        if urlparse(notice.report_link).scheme in ("http", "https"):
+            event["client_url"] = notice.report_link
+            event["links"] = [{"href": notice.report_link, "text": "Go checklist report"}]
+        return event
+
+    def _send(self, notice: Notice, action: str) -> str:
+        key = notice.change.record.dedup_key
+        answer = self.send(Request("POST", self.config.url, headers={"Content-Type": "application/json"},
+                                   json=self._event(notice, action)),
+                           dry_answer={"status": "success", "message": "Event processed", "dedup_key": key})
+        return (answer.body.get("dedup_key") if isinstance(answer.body, dict) else None) or key
+
+    def open(self, notice: Notice) -> str:
+        return self._send(notice, "trigger")
+
+    def update(self, notice: Notice, ref: str) -> str:
+        return self._send(notice, "trigger")
+
+    def resolve(self, notice: Notice, ref: str) -> str:
+        return self._send(notice, "resolve")

@@ -1,0 +1,84 @@
+"""What a run changes about the open escalations: open, update, resolve. ../shared/SEVERITY.md:
+
+- an item failed at P1/P2 opens a failure escalation, or updates the open one (never a second);
+- an item that passes resolves its open escalations; one that failed below P2 after escalating
+  keeps its escalation open with the lower grade (it is not green yet);
+- an inconclusive item opens or updates a "could not verify" escalation (ops sinks only) and
+  leaves any open failure alone: not knowing is not evidence that the vendor fixed it;
+- a skipped or absent item changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from allclear.escalation.state import EscalationState, Record
+from allclear.grading import ESCALATING, ItemResult
+from allclear.verdict import RunVerdict
+
+Action = Literal["open", "update", "resolve"]
+
+
+@dataclass
+class Change:
+    action: Action
+    kind: str              # failure | inconclusive
+    item: ItemResult
+    record: Record         # as it stands after this run
+    changed: bool          # grade or failing probes differ from the previous run (always true for open)
+
+    @property
+    def key(self) -> str:
+        return f"{self.item.item}/{self.kind}"
+
+
+def fingerprint(item: ItemResult, kind: str) -> str:
+    outcome = "failed" if kind == "failure" else "inconclusive"
+    probes = sorted(p.probe for p in item.probes if p.outcome == outcome)
+    return f"{item.grade or '-'}|{','.join(probes)}"
+
+
+def first_seen(item: ItemResult, kind: str, fallback: datetime) -> datetime:
+    """When the first of the item's failing probes ended: the failure was seen then, not at run end."""
+    outcome = "failed" if kind == "failure" else "inconclusive"
+    times = [datetime.fromisoformat(p.finished_at) for p in item.probes if p.outcome == outcome and p.finished_at]
+    return min(times, default=fallback)
+
+
+def apply_run(state: EscalationState, verdict: RunVerdict) -> list[Change]:
+    """Record the run in `state` and say what changed, in the verdict's item order."""
+    seen = verdict.finished_at
+    changes: list[Change] = []
+
+    def open_or_update(item: ItemResult, kind: str, may_open: bool) -> None:
+        mark = fingerprint(item, kind)
+        record = state.open_record(verdict.target, item.item, kind)
+        if record is None:
+            if may_open:
+                record = state.opened(verdict.target, item.item, kind, item.grade, mark, first_seen(item, kind, seen))
+                changes.append(Change("open", kind, item, record, changed=True))
+            return
+        changed = record.fingerprint != mark
+        record = state.seen_again(record, item.grade, mark, seen)
+        changes.append(Change("update", kind, item, record, changed))
+
+    def resolve(item: ItemResult, kind: str) -> None:
+        record = state.open_record(verdict.target, item.item, kind)
+        if record:
+            changes.append(Change("resolve", kind, item, state.resolved(record, seen), changed=True))
+        for untold in state.resolved_untold(verdict.target, item.item, kind):
+            if record is None or untold.id != record.id:
+                changes.append(Change("resolve", kind, item, untold, changed=False))
+
+    for item in verdict.items:
+        if item.outcome == "passed":
+            resolve(item, "failure")
+            resolve(item, "inconclusive")
+        elif item.outcome == "failed":
+            open_or_update(item, "failure", may_open=item.grade in ESCALATING)
+            resolve(item, "inconclusive")
+        elif item.outcome == "inconclusive":
+            open_or_update(item, "inconclusive", may_open=True)
+    return changes

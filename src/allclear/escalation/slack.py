@@ -1,0 +1,34 @@
+"""A Slack incoming webhook: one short message (verdict, grade, the item, the report link)."""
+
+from __future__ import annotations
+
+from allclear.config import SlackSink
+from allclear.escalation.base import SinkClient
+from allclear.escalation.courier import Request
+from allclear.escalation.message import Notice
+
+ICONS = {"open": ":rotating_light:", "update": ":warning:", "resolve": ":white_check_mark:"}
+
+
+class Slack(SinkClient):
+    config: SlackSink
+
+    def _post(self, notice: Notice) -> str:
+        text = f"{ICONS[notice.action]} {notice.title}"
+        blocks = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{notice.title}*\n{notice.summary}"}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Report: {notice.report_link}"}]},
+        ]
+        self.send(Request("POST", self.secrets[self.config.webhook_url_env],
+                          headers={"Content-Type": "application/json"}, json={"text": text, "blocks": blocks}),
+                  dry_answer="ok")
+        return "sent"
+
+    def open(self, notice: Notice) -> str:
+        return self._post(notice)
+
+    def update(self, notice: Notice, ref: str) -> str:
+        return self._post(notice)
+
+    def resolve(self, notice: Notice, ref: str) -> str:
+        return self._post(notice)

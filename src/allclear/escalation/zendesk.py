@@ -1,0 +1,57 @@
+"""Zendesk Support: upload the report, open a ticket with it; comment on update; solve on resolve."""
+
+from __future__ import annotations
+
+from allclear.config import ZendeskSink
+from allclear.escalation.base import SinkClient, report_file
+from allclear.escalation.courier import Request
+from allclear.escalation.message import Notice
+
+
+class Zendesk(SinkClient):
+    config: ZendeskSink
+
+    def _request(self, method: str, path: str, **kwargs) -> Request:
+        return Request(method, f"{self.config.url}{path}",
+                       auth=(f"{self.config.user}/token", self.secrets[self.config.api_token_env]), **kwargs)
+
+    def _upload(self, notice: Notice) -> list[str]:
+        part = report_file(notice)
+        if not part:
+            return []
+        filename, content, kind = part
+        answer = self.send(self._request("POST", "/api/v2/uploads", params={"filename": filename},
+                                         headers={"Content-Type": kind}, content=content),
+                           dry_answer={"upload": {"token": "dry-run-upload-token"}})
+        return [answer.body["upload"]["token"]]
+
+    def _ticket(self, method: str, path: str, ticket: dict, dry_id: int = 0):
+        return self.send(self._request(method, path, headers={"Content-Type": "application/json"},
+                                       json={"ticket": ticket}),
+                         dry_answer={"ticket": {"id": dry_id}})
+
+    def open(self, notice: Notice) -> str:
+        uploads = self.optional("uploading the report", lambda: self._upload(notice), default=[])
+        ticket = {"subject": notice.title, "comment": {"body": notice.text, "uploads": uploads},
+                  "type": self.config.ticket_type, "tags": self.config.tags,
+                  "external_id": notice.change.record.dedup_key}
+        if notice.change.kind == "failure":
+            ticket["priority"] = self.config.priority[notice.grade]
+        answer = self._ticket("POST", "/api/v2/tickets", ticket)
+        return str(answer.body["ticket"]["id"])
+
+    def update(self, notice: Notice, ref: str) -> str:
+        uploads = self.optional("uploading the report", lambda: self._upload(notice), default=[])
+        ticket = {"comment": {"body": f"Failing again ({notice.details['runs']} runs in a row).\n\n{notice.text}",
+                              "uploads": uploads}}
+        if notice.change.kind == "failure":
+            ticket["priority"] = self.config.priority[notice.grade]
+        self._ticket("PUT", f"/api/v2/tickets/{ref}", ticket, int(ref) if ref.isdigit() else 0)
+        return ref
+
+    def resolve(self, notice: Notice, ref: str) -> str:
+        ticket: dict = {"comment": {"body": notice.text}}
+        if self.config.solve_on_resolve:
+            ticket["status"] = "solved"
+        self._ticket("PUT", f"/api/v2/tickets/{ref}", ticket, int(ref) if ref.isdigit() else 0)
+        return ref

@@ -1,0 +1,221 @@
+"""The vendor ticket, written from the verdict: reports/ticket.md, and the text every escalation carries.
+
+It answers the questions a vendor's support intake asks (observed vs expected, steps to reproduce,
+agents and interactions affected, frequency, time and time zone, identifiers, screenshots, logs)
+so a support lead can send it as it is, and it carries the three status updates of an incident
+(investigating, identified, resolved) filled in for this run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from allclear.config import Target
+from allclear.grading import ESCALATING, GRADES, ItemResult, ProbeResult
+from allclear.verdict import RunVerdict
+
+GRADE_NAMES = {"P1": "system outage", "P2": "major impairment", "P3": "minor loss", "P4": "no loss"}
+
+# What one probe of an item is, and what a failing one means for customers' interactions.
+PROBE_NOUNS = {
+    "login": ("agent", "agents"), "voice": ("support line", "support lines"),
+    "email": ("test email", "test emails"), "chat_widget": ("website page", "website pages"),
+    "help_center": ("help center", "help centers"), "reporting_api": ("API request", "API requests"),
+    "dns": ("DNS record", "DNS records"), "status_page": ("status page check", "status page checks"),
+}
+INTERACTIONS = {
+    "login": "conversations: {failed} of {run} agents cannot take any (calls, emails, chats)",
+    "voice": "calls: {failed} of {run} test calls did not reach the support line's greeting",
+    "email": "emails: {failed} of {run} test emails got no reply",
+    "chat_widget": "chats: customers on {failed} of {run} website pages cannot start one",
+    "help_center": "self-service: {failed} of {run} help centers unusable",
+}
+IDENTIFIER_FACTS = {"call_sid": "call SID", "message_id": "Message-ID", "request_id": "request id"}
+
+
+@dataclass
+class Escalated:
+    """One item of the ticket, with what the escalation state knows about it."""
+
+    item: ItemResult
+    first_seen: datetime
+    runs: int               # consecutive failing runs so far, this one included
+    resolved_at: datetime | None = None
+    grade: str | None = None   # the escalation's grade (a resolved item no longer has one of its own)
+
+
+def plural(count: int, item: str) -> str:
+    one, many = PROBE_NOUNS.get(item, ("probe", "probes"))
+    return one if count == 1 else many
+
+
+ITEM_NAMES = {
+    "login": "Agent login", "voice": "Support lines", "email": "Email round trip", "chat_widget": "Chat widget",
+    "help_center": "Help center", "reporting_api": "Reporting API", "dns": "DNS", "status_page": "Status page",
+}
+
+
+def name(item: ItemResult) -> str:
+    return ITEM_NAMES.get(item.item, item.title)
+
+
+def local(moment: datetime, tz: str) -> str:
+    return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def failing(item: ItemResult) -> list[ProbeResult]:
+    bad = [p for p in item.probes if p.outcome == "failed"]
+    return bad or [p for p in item.probes if p.outcome == "inconclusive"]
+
+
+def affected(item: ItemResult) -> str:
+    share = f" ({item.probes_failed / item.probes_run:.0%})" if item.probes_run else ""
+    return f"{item.probes_failed} of {item.probes_run} {plural(item.probes_run, item.item)}{share}"
+
+
+def headline(item: ItemResult) -> str:
+    """`Agent login: 4 of 10 agents (40%) failing`: the one line a pager or chat message shows."""
+    if item.outcome == "inconclusive":
+        return f"{name(item)}: could not verify"
+    return f"{name(item)}: {affected(item)} failing"
+
+
+def steps_to_reproduce(item: ItemResult, target: Target) -> list[str]:
+    """By hand, as a vendor engineer would retrace it, from the target's own endpoints."""
+    probes = ", ".join(p.probe for p in failing(item)[:5]) or "any"
+    if item.item == "login" and target.login:
+        login = target.login
+        return [f"Open {login.url} in a browser.", f"Sign in as one of the affected agents ({probes}).",
+                f"Wait for the agent desktop (it should appear within {login.desktop_budget_s:g} s).",
+                f"Open the profile menu and choose the status {login.active_status!r}.", "Log out."]
+    if item.item == "voice" and target.voice:
+        return [f"From {target.voice.from_number}, call the affected line(s): {probes}.",
+                f"Listen to the first {target.voice.listen_s} seconds after it answers.",
+                "Expected: the line's normal greeting; not busy, not unanswered, not the maintenance recording."]
+    if item.item == "email" and target.email:
+        email = target.email
+        return [f"Send an email from {email.probe_address} to {email.support_address}.",
+                f"Wait up to {email.reply_deadline_s / 60:g} minutes for the platform's reply."]
+    if item.item == "chat_widget" and target.chat_widget:
+        chat = target.chat_widget
+        return [f"Open the affected page(s): {probes}.", "Wait for the chat launcher and open it.",
+                "Expected: the search box and the quick actions appear.",
+                f"Search for {chat.search_query!r}: expected at least one answer."]
+    if item.item == "help_center" and target.help_center:
+        return [f"Open the affected help center(s): {probes}.", "Open an article: it should have content.",
+                "Search for: " + ", ".join(repr(q) for site in target.help_center.sites for q in site.search_queries)]
+    if item.item == "reporting_api" and target.reporting_api:
+        api = target.reporting_api
+        return [f"POST {api.api_base}/reports as {api.user} (HTTP Basic, API token) for: {probes}.",
+                "Expected: 200 with a CSV of the report's columns."]
+    if item.item == "dns" and target.dns:
+        return [f"Resolve: {probes} (e.g. `dig`).", "Compare with the records the vendor asks for."]
+    if item.item == "status_page" and target.status_page:
+        return [f"Open {target.status_page.url}."]
+    return [f"Run `pytest -m go checks/test_{item.item}.py` with this target."]
+
+
+def identifiers(item: ItemResult) -> list[str]:
+    found: list[str] = []
+    if item.item == "login":
+        found += [f"agent {p.probe}" for p in failing(item)]
+    for probe in item.probes:
+        for fact, label in IDENTIFIER_FACTS.items():
+            if probe.facts.get(fact):
+                found.append(f"{label} {probe.facts[fact]} ({probe.probe}, {probe.outcome})")
+    return found
+
+
+def item_section(entry: Escalated, target: Target, level: str = "###") -> list[str]:
+    item = entry.item
+    lines = [f"{level} {name(item)}: {item.grade or 'not graded'}"
+             + (f" ({GRADE_NAMES[item.grade]})" if item.grade else ""), "", f"_{item.title}._", ""]
+    lines.append("**Observed vs expected**")
+    lines.append("")
+    seen: dict[str, list[ProbeResult]] = {}   # probes that saw the same thing, listed together
+    for probe in failing(item):
+        seen.setdefault(probe.observed or (probe.message or probe.outcome).splitlines()[0], []).append(probe)
+    for observed, probes in seen.items():
+        who = ", ".join(p.probe for p in probes)
+        expected = probes[0].expected.replace(probes[0].probe, "it") if probes[0].expected else ""
+        lines.append(f"- {who}: observed {observed}" + (f"; expected {expected}" if expected else ""))
+    lines += ["", f"**Affected:** {affected(item)}."]
+    if item.item in INTERACTIONS:
+        lines.append("**Interactions affected:** "
+                     + INTERACTIONS[item.item].format(failed=item.probes_failed, run=item.probes_run) + ".")
+    lines.append(f"**First seen:** {local(entry.first_seen, target.time_zone)}.")
+    again = "first run to fail" if entry.runs == 1 else f"failing in {entry.runs} consecutive runs"
+    lines.append(f"**Frequency:** {again}; in this run {affected(item)} failed"
+                 + (", every probe" if item.probes_failed == item.probes_run else "") + ".")
+    lines += ["", "**Steps to reproduce**", ""]
+    lines += [f"{n}. {step}" for n, step in enumerate(steps_to_reproduce(item, target), 1)]
+    ids = identifiers(item)
+    if ids:
+        lines += ["", "**Identifiers**", ""] + [f"- {i}" for i in ids]
+    evidence = sorted((path for p in failing(item) for path in p.evidence), key=lambda path: not path.endswith(".png"))
+    if evidence:
+        lines += ["", "**Screenshots and logs** (under reports/)", ""] + [f"- `{path}`" for path in evidence]
+    return lines + [""]
+
+
+def status_updates(entries: list[Escalated], verdict: RunVerdict, target: Target) -> list[str]:
+    when = local(verdict.finished_at, target.time_zone)
+    first = min(e.first_seen for e in entries)
+    titles = ", ".join(name(e.item) for e in entries)
+    summaries = "; ".join(f"{name(e.item)} failing" if e.resolved_at else headline(e.item) for e in entries)
+    resolved = [e for e in entries if e.resolved_at]
+    grade = min((e.grade or e.item.grade or "P2" for e in entries), key=GRADES.index)
+    lines = ["## Status updates", "",
+             f"**Investigating** ({local(first, target.time_zone)}): after the maintenance window we see {summaries}. "
+             "We are investigating with the vendor.", "",
+             f"**Identified, fix in progress** ({when}): the failure is in {titles}; reported to the vendor "
+             f"as {grade}. Our checks re-run on schedule and update this ticket.", ""]
+    if resolved and len(resolved) == len(entries):
+        last = max(e.resolved_at for e in resolved)
+        lines.append(f"**Resolved** ({local(last, target.time_zone)}): {titles} passed the Go checklist again.")
+    else:
+        lines.append("**Resolved**: pending; posted when a Go run passes these items again "
+                     "(allclear resolves the escalation itself).")
+    return lines + [""]
+
+
+def ticket_markdown(verdict: RunVerdict, target: Target, entries: list[Escalated], report: str) -> str:
+    """The ticket for the escalating items of this run (or their resolution, when it is green)."""
+    if not entries:
+        return (f"# No vendor ticket: {verdict.headline}\n\nTarget {target.name}, run finished "
+                f"{local(verdict.finished_at, target.time_zone)}. Nothing graded P2 or higher is open.\n")
+    resolved = all(e.resolved_at for e in entries)
+    grade = min((e.grade or e.item.grade or "P2" for e in entries), key=GRADES.index)
+    subject = "; ".join(f"{name(e.item)} passes again" if resolved else headline(e.item) for e in entries)
+    lines = [f"# {'Resolved' if resolved else f'[{grade}]'} {target.name}: {subject}", ""]
+    if not resolved:
+        lines += [f"**Priority:** {grade} ({GRADE_NAMES.get(grade or '', '')}). After maintenance, "
+                  "teams that cannot receive requests from customers are asked to contact support "
+                  "with P2 or above as the priority.", ""]
+    window = (f"{local(verdict.window_end, target.time_zone)} ({verdict.window_end_source})"
+              if verdict.window_end else "not known")
+    lines += [f"**Target:** {target.name}. **Time zone of all times:** {target.time_zone}. "
+              f"**Maintenance window ended:** {window}.",
+              f"**Checked:** {local(verdict.started_at, target.time_zone)} to "
+              f"{verdict.finished_at.astimezone(ZoneInfo(target.time_zone)):%H:%M:%S %Z} by allclear's Go checklist "
+              f"(verdict {verdict.headline}).", ""]
+    for entry in entries:
+        if entry.resolved_at:
+            lines.append(f"- **{name(entry.item)}**: {entry.item.probes_run} of {entry.item.probes_run} "
+                         f"{plural(entry.item.probes_run, entry.item.item)} pass again; first seen failing "
+                         f"{local(entry.first_seen, target.time_zone)}, resolved "
+                         f"{local(entry.resolved_at, target.time_zone)} ({entry.runs} failing run(s)).")
+        else:
+            lines += item_section(entry, target)
+    if resolved:
+        lines.append("")
+    lines += status_updates(entries, verdict, target)
+    lines += ["## Attachments", "", f"- The full report (single HTML file): {report or 'not built in this run'}",
+              "- verdict.json and summary.md beside it.", ""]
+    return "\n".join(lines)
+
+
+def escalating_items(verdict: RunVerdict) -> list[ItemResult]:
+    return [item for item in verdict.items if item.outcome == "failed" and item.grade in ESCALATING]

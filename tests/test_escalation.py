@@ -1,0 +1,475 @@
+"""Escalation: each sink's exact requests against a local receiver, dedup and resolve across runs,
+retries and loud failure when a sink is down, dry runs, and no secret where it does not belong."""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import hashlib
+import hmac
+import json
+import socket
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from allclear.config import Secrets, Target
+from allclear.escalation import escalate, resolve_mode
+from allclear.escalation.courier import LiveCourier
+from allclear.escalation.jira import adf
+from allclear.grading import ProbeResult, summarize_item
+from allclear.verdict import EXIT_ESCALATION_FAILED, RunVerdict
+
+SECRETS = {"PD_KEY": "pd-routing-key-0123456789abcdef", "JIRA_TOKEN": "jira-token-secret-value",
+           "ZD_TOKEN": "zendesk-token-secret-value", "HOOK_SECRET": "webhook-hmac-secret-value",
+           "SMTP_PASSWORD": "smtp-password-secret-value"}
+START = datetime(2026, 11, 23, 22, 0, tzinfo=timezone.utc)
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self):
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """A local HTTP server that records every request and answers from a script (default: success)."""
+
+    url: str = ""
+    requests: list[Seen] = field(default_factory=list)
+    failures: list[int] = field(default_factory=list)    # statuses to answer first, one per request
+    failing_paths: dict[str, int] = field(default_factory=dict)   # a path ending -> the status it answers
+
+    def answer(self, seen: Seen) -> tuple[int, object]:
+        if self.failures:
+            return self.failures.pop(0), {"error": "scripted failure"}
+        path = seen.path.split("?")[0]
+        for ending, status in self.failing_paths.items():
+            if path.endswith(ending):
+                return status, {"errorMessages": ["scripted failure"]}
+        if path.endswith("/v2/enqueue"):
+            return 202, {"status": "success", "message": "Event processed", "dedup_key": seen.json.get("dedup_key")}
+        if path == "/rest/api/3/issue":
+            return 201, {"id": "10007", "key": "OPS-7", "self": f"{self.url}/rest/api/3/issue/10007"}
+        if path.endswith("/attachments"):
+            return 200, [{"id": "1", "filename": "report.html"}]
+        if path.endswith("/comment"):
+            return 201, {"id": "100"}
+        if path == "/api/v2/uploads":
+            return 201, {"upload": {"token": "upload-token-1", "attachment": {"file_name": "report.html"}}}
+        if path == "/api/v2/tickets":
+            return 201, {"ticket": {"id": 35, "status": "new"}}
+        if path.startswith("/api/v2/tickets/"):
+            return 200, {"ticket": {"id": 35}}
+        if path.startswith("/slack/"):
+            return 200, "ok"
+        return 200, {}
+
+    def to(self, path_prefix: str) -> list[Seen]:
+        return [r for r in self.requests if r.path.startswith(path_prefix)]
+
+
+@pytest.fixture
+def receiver():
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _any(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen = Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+            state.requests.append(seen)
+            status, answer = state.answer(seen)
+            text = answer if isinstance(answer, str) else json.dumps(answer)
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain" if isinstance(answer, str) else "application/json")
+            self.send_header("Content-Length", str(len(text.encode())))
+            self.end_headers()
+            self.wfile.write(text.encode())
+
+        do_POST = do_PUT = _any
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@dataclass
+class Mailbox:
+    messages: list[email.message.EmailMessage] = field(default_factory=list)
+    port: int = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    box = Mailbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        box.port = probe.getsockname()[1]
+    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    controller.start()
+    yield box
+    controller.stop()
+
+
+def make_target(receiver: Receiver, sinks: list[str] | None = None, smtp_port: int = 0, **changes) -> Target:
+    every = {
+        "pagerduty": {"type": "pagerduty", "url": f"{receiver.url}/v2/enqueue", "routing_key_env": "PD_KEY",
+                      "deadline_s": 5},
+        "jira": {"type": "jira", "site": receiver.url, "user": "bot@example.com", "api_token_env": "JIRA_TOKEN",
+                 "project": "OPS", "deadline_s": 5},
+        "zendesk": {"type": "zendesk", "url": receiver.url, "user": "bot@example.com", "api_token_env": "ZD_TOKEN",
+                    "deadline_s": 5},
+        "slack": {"type": "slack", "webhook_url_env": "SLACK_URL", "deadline_s": 5, "ops": True},
+        "webhook": {"type": "webhook", "url": f"{receiver.url}/hook", "secret_env": "HOOK_SECRET", "deadline_s": 5},
+        "email": {"type": "email", "to": ["support@vendor.example.test"], "from_address": "ops@example.test",
+                  "smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_security": "plain",
+                  "smtp_user": "ops", "smtp_password_env": None, "deadline_s": 5},
+    }
+    raw = {"name": "t", "time_zone": "America/Los_Angeles",
+           "login": {"url": "https://org.example.test/login"},
+           "escalation": {"sinks": [every[name] for name in (sinks or list(every))], **changes}}
+    return Target.model_validate(raw)
+
+
+def secrets_for(receiver: Receiver) -> Secrets:
+    return Secrets({**SECRETS, "SLACK_URL": f"{receiver.url}/slack/T000/B000/slack-url-secret-part"})
+
+
+def login_verdict(failed: int, of: int = 10, when: datetime = START, inconclusive: int = 0) -> RunVerdict:
+    probes = []
+    for n in range(of):
+        outcome = "failed" if n < failed else "inconclusive" if n < failed + inconclusive else "passed"
+        agent = f"agent{n + 1:02d}@example.test"
+        probes.append(ProbeResult(
+            "login", agent, outcome, finished_at=when.isoformat(),
+            message="sign-in refused" if outcome == "failed" else "could not verify: browser" if outcome != "passed"
+            else "",
+            expected=f"{agent} signed in" if outcome == "failed" else "",
+            observed="sign-in refused: account locked" if outcome == "failed" else "",
+            evidence=[f"evidence/login/{agent}/screenshot.png"] if outcome == "failed" else []))
+    from allclear.config import Grading
+    item = summarize_item("login", "Every agent can log in and set a status", probes, Grading())
+    return RunVerdict.of([item], target="t", started_at=when - timedelta(seconds=30), finished_at=when,
+                         window_end=when - timedelta(minutes=20), window_end_source="--window-end", faults=[])
+
+
+def run(verdict, target, receiver, reports: Path, mode="send", report: Path | None = None, **kwargs):
+    courier = LiveCourier(secrets_for(receiver), sleep=lambda s: None)
+    return escalate(verdict, target, secrets_for(receiver), reports, mode, report_path=report,
+                    courier=None if mode == "dry-run" else courier, **kwargs)
+
+
+@pytest.fixture
+def report_file(tmp_path) -> Path:
+    path = tmp_path / "allclear-report.html"
+    path.write_text("<html><body>the single-file report</body></html>")
+    return path
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+# --- each sink's exact requests ------------------------------------------------------------------
+
+def test_pagerduty_trigger_then_resolve(receiver, tmp_path):
+    target = make_target(receiver, ["pagerduty"])
+    run(login_verdict(4), target, receiver, tmp_path)
+    run(login_verdict(0, when=START + timedelta(minutes=15)), target, receiver, tmp_path)
+
+    trigger, resolve = receiver.to("/v2/enqueue")
+    assert trigger.method == "POST" and trigger.headers["content-type"] == "application/json"
+    event = trigger.json
+    assert set(event) == {"routing_key", "event_action", "dedup_key", "payload", "client"}
+    assert (event["routing_key"], event["event_action"], event["dedup_key"]) == (SECRETS["PD_KEY"], "trigger",
+                                                                                  "allclear/t/login")
+    payload = event["payload"]
+    assert payload["severity"] == "critical" and payload["summary"].startswith("[P1] t: Agent login: 4 of 10")
+    assert (payload["source"], payload["component"], payload["group"]) == ("t", "login", "t")
+    assert payload["timestamp"] == "2026-11-23T22:00:00+00:00"
+    assert payload["custom_details"]["affected"] == "4 of 10 agents (40%)"
+    assert resolve.json == {"routing_key": SECRETS["PD_KEY"], "event_action": "resolve",
+                            "dedup_key": "allclear/t/login"}
+
+
+def test_pagerduty_links_the_report_when_it_has_a_url(receiver, tmp_path):
+    run(login_verdict(4), make_target(receiver, ["pagerduty"]), receiver, tmp_path,
+        report_url="https://ci.example.test/runs/42")
+    event = receiver.to("/v2/enqueue")[0].json
+    assert event["links"] == [{"href": "https://ci.example.test/runs/42", "text": "Go checklist report"}]
+    assert event["client_url"] == "https://ci.example.test/runs/42"
+
+
+def test_jira_creates_an_issue_attaches_the_report_and_comments(receiver, tmp_path, report_file):
+    target = make_target(receiver, ["jira"])
+    run(login_verdict(4), target, receiver, tmp_path, report=report_file)
+    create, attach = receiver.requests
+    assert (create.method, create.path) == ("POST", "/rest/api/3/issue")
+    assert create.headers["authorization"] == basic("bot@example.com", SECRETS["JIRA_TOKEN"])
+    assert create.headers["accept"] == "application/json"
+    fields = create.json["fields"]
+    assert fields["project"] == {"key": "OPS"} and fields["issuetype"] == {"name": "Bug"}
+    assert fields["priority"] == {"name": "Highest"} and fields["labels"] == ["allclear"]
+    assert fields["summary"].startswith("[P1] t: Agent login")
+    assert fields["description"]["type"] == "doc" and fields["description"]["version"] == 1
+    assert (attach.method, attach.path) == ("POST", "/rest/api/3/issue/OPS-7/attachments")
+    assert attach.headers["x-atlassian-token"] == "no-check"
+    assert attach.headers["content-type"].startswith("multipart/form-data")
+    assert b'name="file"; filename="allclear-report.html"' in attach.body and b"the single-file report" in attach.body
+
+    run(login_verdict(2, when=START + timedelta(minutes=15)), target, receiver, tmp_path, report=report_file)
+    comment = receiver.requests[2]
+    assert (comment.method, comment.path) == ("POST", "/rest/api/3/issue/OPS-7/comment")
+    assert comment.json["body"]["type"] == "doc"
+
+
+def test_a_report_that_cannot_be_attached_does_not_lose_the_issue(receiver, tmp_path, report_file):
+    receiver.failing_paths = {"/attachments": 413, "/api/v2/uploads": 413}
+    report = run(login_verdict(4), make_target(receiver, ["jira", "zendesk"]), receiver, tmp_path, report=report_file)
+    jira, zendesk = report.deliveries
+    assert jira.status == "sent" and jira.detail.startswith("OPS-7 (but attaching the report failed: ")
+    assert zendesk.status == "sent" and zendesk.detail.startswith("35 (but uploading the report failed: ")
+    assert receiver.to("/api/v2/tickets")[0].json["ticket"]["comment"]["uploads"] == []
+
+
+def test_adf_keeps_headings_lists_and_bold():
+    doc = adf("## Agent login\n\n**Affected:** 4 of 10\n- one\n- two\n1. step")
+    kinds = [node["type"] for node in doc["content"]]
+    assert kinds == ["heading", "paragraph", "bulletList", "orderedList"]
+    assert doc["content"][1]["content"][0] == {"type": "text", "text": "Affected:", "marks": [{"type": "strong"}]}
+    assert len(doc["content"][2]["content"]) == 2
+
+
+def test_zendesk_uploads_the_report_then_opens_a_ticket_with_it_and_solves_it(receiver, tmp_path, report_file):
+    target = make_target(receiver, ["zendesk"])
+    run(login_verdict(3), target, receiver, tmp_path, report=report_file)
+    upload, create = receiver.requests
+    assert (upload.method, upload.path) == ("POST", "/api/v2/uploads?filename=allclear-report.html")
+    assert upload.headers["content-type"] == "text/html" and upload.body == report_file.read_bytes()
+    assert upload.headers["authorization"] == basic("bot@example.com/token", SECRETS["ZD_TOKEN"])
+    assert (create.method, create.path) == ("POST", "/api/v2/tickets")
+    ticket = create.json["ticket"]
+    assert ticket["comment"]["uploads"] == ["upload-token-1"] and ticket["priority"] == "urgent"
+    assert ticket["type"] == "incident" and ticket["external_id"] == "allclear/t/login"
+    assert "Steps to reproduce" in ticket["comment"]["body"]
+
+    run(login_verdict(0, when=START + timedelta(minutes=15)), target, receiver, tmp_path, report=report_file)
+    solve = receiver.requests[-1]
+    assert (solve.method, solve.path) == ("PUT", "/api/v2/tickets/35")
+    assert solve.json["ticket"]["status"] == "solved" and "passes again" in solve.json["ticket"]["comment"]["body"]
+
+
+def test_p2_maps_to_high_priorities(receiver, tmp_path):
+    run(login_verdict(2), make_target(receiver, ["zendesk", "jira", "pagerduty"]), receiver, tmp_path)
+    assert receiver.to("/api/v2/tickets")[0].json["ticket"]["priority"] == "high"
+    assert receiver.to("/rest/api/3/issue")[0].json["fields"]["priority"] == {"name": "High"}
+    assert receiver.to("/v2/enqueue")[0].json["payload"]["severity"] == "error"
+
+
+def test_slack_posts_a_short_message(receiver, tmp_path):
+    run(login_verdict(4), make_target(receiver, ["slack"]), receiver, tmp_path, report_url="https://ci/42")
+    (post,) = receiver.requests
+    assert (post.method, post.path) == ("POST", "/slack/T000/B000/slack-url-secret-part")
+    body = post.json
+    assert set(body) == {"text", "blocks"} and "[P1] t: Agent login" in body["text"]
+    assert body["blocks"][0]["type"] == "section" and body["blocks"][0]["text"]["type"] == "mrkdwn"
+    assert "NO-GO" in body["blocks"][0]["text"]["text"]
+    assert body["blocks"][1] == {"type": "context", "elements": [{"type": "mrkdwn", "text": "Report: https://ci/42"}]}
+
+
+def test_webhook_body_is_signed(receiver, tmp_path):
+    run(login_verdict(4), make_target(receiver, ["webhook"]), receiver, tmp_path)
+    (post,) = receiver.requests
+    expected = "sha256=" + hmac.new(SECRETS["HOOK_SECRET"].encode(), post.body, hashlib.sha256).hexdigest()
+    assert post.headers["x-allclear-signature"] == expected
+    event = post.json
+    assert (event["event"], event["action"], event["grade"], event["item"]) == ("allclear.escalation", "open",
+                                                                                 "P1", "login")
+    assert event["failing_probes"][0]["observed"] == "sign-in refused: account locked"
+
+
+def test_email_carries_the_report_and_threads_the_resolution(receiver, smtp, tmp_path, report_file):
+    target = make_target(receiver, ["email"], smtp_port=smtp.port)
+    run(login_verdict(4), target, receiver, tmp_path, report=report_file)
+    run(login_verdict(0, when=START + timedelta(minutes=15)), target, receiver, tmp_path, report=report_file)
+    opened, resolved = smtp.messages
+    assert opened["To"] == "support@vendor.example.test" and opened["Subject"].startswith("[P1] t: Agent login")
+    attachment = next(opened.iter_attachments())
+    assert attachment.get_filename() == "allclear-report.html"
+    assert resolved["In-Reply-To"] == opened["Message-ID"] and resolved["Subject"].startswith("Re: Resolved")
+
+
+# --- dedup and resolve across runs ---------------------------------------------------------------
+
+def test_three_runs_open_once_update_then_resolve(receiver, tmp_path, report_file):
+    target = make_target(receiver, ["pagerduty", "jira", "slack"])
+    first = run(login_verdict(4), target, receiver, tmp_path, report=report_file)
+    second = run(login_verdict(4, when=START + timedelta(minutes=15)), target, receiver, tmp_path, report=report_file)
+    third = run(login_verdict(0, when=START + timedelta(minutes=30)), target, receiver, tmp_path, report=report_file)
+
+    assert [(d.sink, d.action, d.status) for d in first.deliveries] == [
+        ("pagerduty", "open", "sent"), ("jira", "open", "sent"), ("slack", "open", "sent")]
+    assert [(d.sink, d.action, d.status) for d in second.deliveries] == [
+        ("pagerduty", "update", "sent"), ("jira", "update", "unchanged"), ("slack", "update", "unchanged")]
+    assert [(d.sink, d.action, d.status) for d in third.deliveries] == [
+        ("pagerduty", "resolve", "sent"), ("jira", "resolve", "sent"), ("slack", "resolve", "sent")]
+    assert len(receiver.to("/rest/api/3/issue")) == 1 + 1 + 1   # create, attach, resolved comment
+    assert [r.json["event_action"] for r in receiver.to("/v2/enqueue")] == ["trigger", "trigger", "resolve"]
+    assert {r.json["dedup_key"] for r in receiver.to("/v2/enqueue")} == {"allclear/t/login"}
+    assert len(receiver.to("/slack/")) == 2
+    db = sqlite3.connect(tmp_path / "escalations.sqlite")
+    assert db.execute("SELECT runs, resolved_at IS NOT NULL FROM escalations").fetchall() == [(2, 1)]
+
+
+def test_a_changed_failure_updates_on_change_sinks(receiver, tmp_path):
+    target = make_target(receiver, ["jira"])
+    run(login_verdict(4), target, receiver, tmp_path)
+    report = run(login_verdict(5, when=START + timedelta(minutes=15)), target, receiver, tmp_path)
+    assert [(d.action, d.status) for d in report.deliveries] == [("update", "sent")]
+    assert receiver.requests[-1].path == "/rest/api/3/issue/OPS-7/comment"
+
+
+def test_a_failure_below_p2_does_not_escalate(receiver, tmp_path):
+    report = run(login_verdict(1), make_target(receiver), receiver, tmp_path)
+    assert report.deliveries == [] and receiver.requests == []
+    assert "No vendor ticket" in (tmp_path / "ticket.md").read_text()
+
+
+def test_inconclusive_goes_to_ops_sinks_only_and_does_not_resolve_a_failure(receiver, tmp_path):
+    target = make_target(receiver, ["pagerduty", "slack"])   # slack is the ops sink here
+    run(login_verdict(4), target, receiver, tmp_path)
+    report = run(login_verdict(0, inconclusive=10, when=START + timedelta(minutes=15)), target, receiver, tmp_path)
+    assert [(d.sink, d.kind, d.action) for d in report.deliveries] == [("slack", "inconclusive", "open")]
+    assert "could not verify" in receiver.to("/slack/")[-1].json["text"]
+    db = sqlite3.connect(tmp_path / "escalations.sqlite")
+    assert db.execute("SELECT kind FROM escalations WHERE resolved_at IS NULL ORDER BY id").fetchall() == [
+        ("failure",), ("inconclusive",)]
+
+
+# --- a sink that is down -------------------------------------------------------------------------
+
+def test_a_flapping_sink_is_retried_with_backoff(receiver, tmp_path):
+    receiver.failures = [503, 429]
+    report = run(login_verdict(4), make_target(receiver, ["pagerduty"]), receiver, tmp_path)
+    assert [d.status for d in report.deliveries] == ["sent"]
+    assert len(receiver.requests) == 3
+
+
+def test_a_rejected_request_is_not_retried_and_is_reported(receiver, tmp_path):
+    receiver.failures = [400]
+    report = run(login_verdict(4), make_target(receiver, ["pagerduty"]), receiver, tmp_path)
+    assert len(receiver.requests) == 1
+    (failed,) = report.failed
+    assert "HTTP 400" in failed.detail and "not retried" in failed.detail
+
+
+def test_a_down_sink_fails_loudly_and_gets_the_escalation_next_run(receiver, tmp_path):
+    target = make_target(receiver, ["pagerduty"], )
+    down = make_target(receiver, ["pagerduty"]).model_copy(deep=True)
+    down.escalation.sinks[0].__dict__.update(url="http://127.0.0.1:9/v2/enqueue", deadline_s=0.3)
+    verdict = login_verdict(4)
+    report = run(verdict, down, receiver, tmp_path)
+    (failed,) = report.failed
+    assert "ConnectError" in failed.detail and "deadline" in failed.detail
+    verdict.escalation = report.to_json()
+    assert verdict.exit_code == EXIT_ESCALATION_FAILED
+    assert "FAILED" in verdict.summary_markdown()
+
+    later = run(login_verdict(4, when=START + timedelta(minutes=15)), target, receiver, tmp_path)
+    assert [(d.action, d.status) for d in later.deliveries] == [("open", "sent")]
+
+
+# --- dry run, secrets ----------------------------------------------------------------------------
+
+def test_dry_run_writes_requests_and_changes_no_state(receiver, tmp_path, report_file):
+    target = make_target(receiver, ["pagerduty", "jira", "zendesk", "slack", "webhook", "email"])
+    report = run(login_verdict(4), target, receiver, tmp_path, mode="dry-run", report=report_file)
+    assert receiver.requests == []
+    assert {d.status for d in report.deliveries} == {"dry-run"}
+    written = sorted(p.name for p in (tmp_path / "escalations").iterdir())
+    assert len(written) == 1 + 2 + 2 + 1 + 1 + 1
+    assert any(name.endswith(".eml") for name in written)
+    jira = json.loads(next((tmp_path / "escalations").glob("*jira-POST-issue.json")).read_text())
+    assert jira["headers"]["Authorization"] == "Basic *** (user bot@example.com)"
+    assert not (tmp_path / "escalations.sqlite").exists()
+    again = run(login_verdict(4), target, receiver, tmp_path, mode="dry-run")
+    assert {d.action for d in again.deliveries} == {"open"}
+
+
+def test_no_secret_outside_the_header_or_field_it_belongs_in(receiver, smtp, tmp_path, report_file):
+    target = make_target(receiver, smtp_port=smtp.port)
+    secrets = secrets_for(receiver)
+    run(login_verdict(4), target, receiver, tmp_path, report=report_file)
+    run(login_verdict(0, when=START + timedelta(minutes=15)), target, receiver, tmp_path, report=report_file)
+    allowed = {SECRETS["PD_KEY"]: "routing_key", SECRETS["JIRA_TOKEN"]: "authorization",
+               SECRETS["ZD_TOKEN"]: "authorization"}
+    for request in receiver.requests:
+        for secret in secrets.values():
+            in_body = secret.encode() in request.body
+            if request.path.endswith("/v2/enqueue") and secret == SECRETS["PD_KEY"]:
+                assert request.json["routing_key"] == secret
+                assert request.body.count(secret.encode()) == 1
+                continue
+            assert not in_body, f"{secret[:6]}… in the body of {request.method} {request.path}"
+            for name, value in request.headers.items():
+                decoded = base64.b64decode(value[6:]).decode() if value.startswith("Basic ") else value
+                if secret in value or secret in decoded:
+                    assert allowed.get(secret) == name, f"{secret[:6]}… in header {name}"
+    for message in smtp.messages:
+        assert not any(secret in message.as_string() for secret in secrets.values())
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.suffix in (".md", ".json"):
+            assert not any(secret in path.read_text() for secret in secrets.values()), path
+
+
+def test_ticket_answers_the_intake_questions(receiver, tmp_path, report_file):
+    run(login_verdict(4), make_target(receiver, []), receiver, tmp_path, report=report_file)
+    run(login_verdict(4, when=START + timedelta(minutes=15)), make_target(receiver, []), receiver, tmp_path,
+        report=report_file)
+    ticket = (tmp_path / "ticket.md").read_text()
+    for needed in ("[P1]", "Observed vs expected", "expected it signed in", "4 of 10 agents (40%)",
+                   "Interactions affected", "First seen:** 2026-11-23 14:00:00 PST", "America/Los_Angeles",
+                   "failing in 2 consecutive runs", "Steps to reproduce", "1. Open https://org.example.test/login",
+                   "agent agent01@example.test", "evidence/login/agent01@example.test/screenshot.png",
+                   "**Investigating**", "**Identified, fix in progress**", "**Resolved**: pending",
+                   str(report_file)):
+        assert needed in ticket, needed
+
+
+def test_mode_defaults_to_dry_run_for_the_sandbox_and_send_otherwise(receiver):
+    real = make_target(receiver, [])
+    sandbox = Target.model_validate({**real.model_dump(), "sandbox": {}})
+    assert resolve_mode(real, False, False) == "send" and resolve_mode(sandbox, False, False) == "dry-run"
+    assert resolve_mode(sandbox, True, False) == "send" and resolve_mode(real, False, True) == "dry-run"
+    with pytest.raises(ValueError, match="contradict"):
+        resolve_mode(real, True, True)
+
+
+def test_two_sinks_of_a_type_need_names(receiver):
+    with pytest.raises(Exception, match="distinct `name`"):
+        make_target(receiver, ["pagerduty", "pagerduty"])
