@@ -240,7 +240,7 @@ def test_jira_creates_an_issue_attaches_the_report_and_comments(receiver, tmp_pa
     assert (attach.method, attach.path) == ("POST", "/rest/api/3/issue/OPS-7/attachments")
     assert attach.headers["x-atlassian-token"] == "no-check"
     assert attach.headers["content-type"].startswith("multipart/form-data")
-    assert b'name="file"; filename="allclear-report.html"' in attach.body and b"the single-file report" in attach.body
+    assert b'name="file"; filename="allclear-report-t.html"' in attach.body and b"the single-file report" in attach.body
 
     run(login_verdict(2, when=START + timedelta(minutes=15)), target, receiver, tmp_path, report=report_file)
     comment = receiver.requests[2]
@@ -269,7 +269,7 @@ def test_zendesk_uploads_the_report_then_opens_a_ticket_with_it_and_solves_it(re
     target = make_target(receiver, ["zendesk"])
     run(login_verdict(3), target, receiver, tmp_path, report=report_file)
     upload, create = receiver.requests
-    assert (upload.method, upload.path) == ("POST", "/api/v2/uploads?filename=allclear-report.html")
+    assert (upload.method, upload.path) == ("POST", "/api/v2/uploads?filename=allclear-report-t.html")
     assert upload.headers["content-type"] == "text/html" and upload.body == report_file.read_bytes()
     assert upload.headers["authorization"] == basic("bot@example.com/token", SECRETS["ZD_TOKEN"])
     assert (create.method, create.path) == ("POST", "/api/v2/tickets")
@@ -320,7 +320,7 @@ def test_email_carries_the_report_and_threads_the_resolution(receiver, smtp, tmp
     opened, resolved = smtp.messages
     assert opened["To"] == "support@vendor.example.test" and opened["Subject"].startswith("[P1] t: Agent login")
     attachment = next(opened.iter_attachments())
-    assert attachment.get_filename() == "allclear-report.html"
+    assert attachment.get_filename() == "allclear-report-t.html"
     assert resolved["In-Reply-To"] == opened["Message-ID"] and resolved["Subject"].startswith("Re: Resolved")
 
 

@@ -48,4 +48,5 @@ def report_file(notice: Notice) -> tuple[str, bytes, str] | None:
     path = notice.report_path
     if path is None or not path.is_file():
         return None
-    return (path.name, path.read_bytes(), "text/html")
+    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in notice.details["target"])
+    return (f"allclear-report-{slug}.html", path.read_bytes(), "text/html")   # not index.html: a name support knows
