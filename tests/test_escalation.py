@@ -152,7 +152,7 @@ def make_target(receiver: Receiver, sinks: list[str] | None = None, smtp_port: i
     }
     raw = {"name": "t", "time_zone": "America/Los_Angeles",
            "login": {"url": "https://org.example.test/login"},
-           "escalation": {"sinks": [every[name] for name in (sinks or list(every))], **changes}}
+           "escalation": {"sinks": [every[name] for name in (list(every) if sinks is None else sinks)], **changes}}
     return Target.model_validate(raw)
 
 
@@ -160,7 +160,8 @@ def secrets_for(receiver: Receiver) -> Secrets:
     return Secrets({**SECRETS, "SLACK_URL": f"{receiver.url}/slack/T000/B000/slack-url-secret-part"})
 
 
-def login_verdict(failed: int, of: int = 10, when: datetime = START, inconclusive: int = 0) -> RunVerdict:
+def login_verdict(failed: int, of: int = 10, when: datetime = START, inconclusive: int = 0,
+                  observed: str = "sign-in refused: account locked") -> RunVerdict:
     probes = []
     for n in range(of):
         outcome = "failed" if n < failed else "inconclusive" if n < failed + inconclusive else "passed"
@@ -170,7 +171,7 @@ def login_verdict(failed: int, of: int = 10, when: datetime = START, inconclusiv
             message="sign-in refused" if outcome == "failed" else "could not verify: browser" if outcome != "passed"
             else "",
             expected=f"{agent} signed in" if outcome == "failed" else "",
-            observed="sign-in refused: account locked" if outcome == "failed" else "",
+            observed=observed if outcome == "failed" else "",
             evidence=[f"evidence/login/{agent}/screenshot.png"] if outcome == "failed" else []))
     from allclear.config import Grading
     item = summarize_item("login", "Every agent can log in and set a status", probes, Grading())
@@ -473,3 +474,47 @@ def test_mode_defaults_to_dry_run_for_the_sandbox_and_send_otherwise(receiver):
 def test_two_sinks_of_a_type_need_names(receiver):
     with pytest.raises(Exception, match="distinct `name`"):
         make_target(receiver, ["pagerduty", "pagerduty"])
+
+
+def test_the_same_verdict_offered_again_is_not_another_failing_run(receiver, tmp_path):
+    target = make_target(receiver, ["jira"])
+    verdict = login_verdict(4)
+    run(verdict, target, receiver, tmp_path)
+    again = run(verdict, target, receiver, tmp_path)
+    assert [(d.action, d.status) for d in again.deliveries] == [("update", "unchanged")]
+    assert "first run to fail" in (tmp_path / "ticket.md").read_text()
+
+
+def test_a_secret_quoted_by_a_probe_is_redacted_in_live_payloads(receiver, tmp_path):
+    leaky = login_verdict(4, observed=f"login page said: bad token {SECRETS['JIRA_TOKEN']}")
+    run(leaky, make_target(receiver, ["jira", "webhook"]), receiver, tmp_path)
+    for request in receiver.requests:
+        assert SECRETS["JIRA_TOKEN"].encode() not in request.body
+    assert b"bad token ***" in receiver.to("/hook")[0].body
+
+
+def test_a_create_that_may_have_happened_is_not_retried(receiver, tmp_path):
+    receiver.failing_paths = {"/rest/api/3/issue": 502}
+    report = run(login_verdict(4), make_target(receiver, ["jira"]), receiver, tmp_path)
+    assert len(receiver.to("/rest/api/3/issue")) == 1
+    assert "HTTP 502" in report.failed[0].detail
+
+
+def test_a_missed_resolution_is_offered_again_on_the_next_green_run(receiver, tmp_path):
+    target = make_target(receiver, ["pagerduty"])
+    run(login_verdict(4), target, receiver, tmp_path)
+    receiver.failures = [400]
+    missed = run(login_verdict(0, when=START + timedelta(minutes=15)), target, receiver, tmp_path)
+    assert [(d.action, d.status) for d in missed.deliveries] == [("resolve", "failed")]
+    later = run(login_verdict(0, when=START + timedelta(minutes=30)), target, receiver, tmp_path)
+    assert [(d.action, d.status) for d in later.deliveries] == [("resolve", "sent")]
+    assert "No vendor ticket" in (tmp_path / "ticket.md").read_text()   # the ticket told it in the run it resolved
+    quiet = run(login_verdict(0, when=START + timedelta(minutes=45)), target, receiver, tmp_path)
+    assert quiet.deliveries == []
+    removed = run(login_verdict(0, when=START + timedelta(minutes=60)), make_target(receiver, []), receiver, tmp_path)
+    assert removed.deliveries == []
+
+
+def test_no_sinks_still_writes_the_ticket(receiver, tmp_path):
+    report = run(login_verdict(4), make_target(receiver, []), receiver, tmp_path)
+    assert report.deliveries == [] and (tmp_path / "ticket.md").read_text().startswith("# [P1] t: Agent login")

@@ -72,8 +72,10 @@ def test_login_500_fails_every_agent(run_go, tmp_path):
 def test_desktop_spinner_fails_with_evidence_and_no_password_anywhere(run_go, tmp_path):
     target = write_target(tmp_path, {"login.desktop_timeout_s": 2.0}, agents=2)
     secrets = {name: f"Zq8#secret-{n}-value" for n, name in enumerate(read_sandbox_template(target).secret_names())}
-    assert len(secrets) == 5  # 2 agents, the API token, the Twilio token, the probe mailbox
-    result = run_go("--sandbox-fault", "desktop-spinner", target=target, html=True, env=secrets)
+    # 2 agents, the API token, the Twilio token, the probe mailbox, the ticket desk's three sinks
+    assert len(secrets) == 8
+    # --escalate: what the desk received (reports/sandbox-desk.json) and ticket.md are searched too
+    result = run_go("--sandbox-fault", "desktop-spinner", "--escalate", target=target, html=True, env=secrets)
     login = result.item("login")
     assert (login["outcome"], login["grade"]) == ("failed", "P1")
     assert "did not finish loading within 2 s" in login["probes"][0]["observed"]
@@ -92,6 +94,7 @@ def test_desktop_spinner_fails_with_evidence_and_no_password_anywhere(run_go, tm
                   for blob in blobs if secret.encode() in blob]
     assert not leaks, leaks
     assert (result.reports / "allure-report" / "index.html").is_file(), result.output[-2000:]
+    assert (result.reports / "sandbox-desk.json").is_file() and (result.reports / "ticket.md").is_file()
     assert secret_free(result.output, secrets)
 
 

@@ -39,6 +39,11 @@ def test_non_core_item_is_capped_at_p2(item):
     assert grade_item(item, 1, 10, degraded=False, grading=GRADING) == "P3"
 
 
+def test_an_item_outside_core_items_without_a_cap_is_capped_at_p2():
+    assert grade_item("sms", 3, 3, degraded=False, grading=GRADING) == "P2"
+    assert grade_item("sms", 3, 3, degraded=False, grading=Grading(core_items=["sms"])) == "P1"
+
+
 def test_status_page_not_updated_is_p4():
     assert grade_item("status_page", 1, 1, degraded=False, grading=GRADING) == "P4"
 

@@ -113,9 +113,14 @@ def run_escalate(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"allclear escalate: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # noqa: BLE001 - e.g. the state database locked or unreadable
+        print(f"allclear escalate: could not escalate: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_ESCALATION_FAILED
     finally:
         if sandbox:
             sandbox.stop()
+    verdict.escalation = report.to_json()   # verdict.json and summary.md tell the latest attempt
+    verdict.write(verdict_path.parent, secrets)
     for delivery in report.deliveries:
         print(secrets.redact(f"escalation: {delivery.line()}"))
     if not report.deliveries:

@@ -61,7 +61,8 @@ def grade_item(item: str, failed: int, run: int, degraded: bool, grading: Gradin
         grade = "P3"
     else:
         grade = "P2"
-    cap = grading.caps.get(item)
+    # A non-core item can impair the platform but not be its outage: at worst P2 unless caps say otherwise.
+    cap = grading.caps.get(item) or (None if item in grading.core_items else "P2")
     return lower_of(grade, cap) if cap else grade
 
 

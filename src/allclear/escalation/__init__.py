@@ -9,6 +9,7 @@ and the requests are written to reports/escalations/ instead of sent.
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -72,9 +73,20 @@ def escalate(verdict: RunVerdict, target: Target, secrets: Secrets, reports_dir:
     """Record the run in the escalation state, tell the sinks, write reports/ticket.md."""
     dry_run = mode == "dry-run"
     report = EscalationReport(mode)
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    with open(reports_dir / "escalations.lock", "w") as lock:
+        # Overlapping runs (a slow one and the next scheduled one) take turns: one decides and
+        # records at a time, so both cannot open the same escalation.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _escalate(verdict, target, secrets, reports_dir, dry_run, report, report_path, report_url,
+                         courier, progress)
+
+
+def _escalate(verdict, target, secrets, reports_dir, dry_run, report, report_path, report_url, courier,
+              progress) -> EscalationReport:
     state = EscalationState.open(reports_dir / STATE_FILE, scratch=dry_run)
     try:
-        changes = apply_run(state, verdict)
+        changes = apply_run(state, verdict, [sink.label for sink in target.escalation.sinks])
         if courier is None:
             if dry_run:
                 courier = DryRunCourier(secrets, reports_dir / DRY_RUN_DIR)
@@ -83,7 +95,7 @@ def escalate(verdict: RunVerdict, target: Target, secrets: Secrets, reports_dir:
                 courier = LiveCourier(secrets)
         clients = [SINK_TYPES[sink.type](sink, secrets, courier) for sink in target.escalation.sinks]
         for change in changes:
-            notice = notice_for(change, verdict, target, report_path, report_url)
+            notice = notice_for(change, verdict, target, report_path, report_url, secrets)
             for client in clients:
                 if change.kind == "inconclusive" and not client.config.ops:
                     continue
@@ -146,7 +158,7 @@ def ticket_entries(changes: list[Change]) -> list[Escalated]:
     if still_open:
         return still_open
     return [Escalated(c.item, c.record.first_seen, c.record.runs, c.record.resolved_at, c.record.grade)
-            for c in failures if c.action == "resolve"]
+            for c in failures if c.action == "resolve" and c.changed]   # resolved in this run
 
 
 def resolve_mode(target: Target, escalate_flag: bool, dry_run_flag: bool) -> str:

@@ -29,7 +29,9 @@ class SinkClient:
             return step()
         except DeliveryFailed as exc:
             self.warnings.append(f"{what} failed: {exc}")
-            return default
+        except Exception as exc:  # noqa: BLE001 - the ticket exists: its handle must still be recorded
+            self.warnings.append(self.secrets.redact(f"{what} failed: {type(exc).__name__}: {exc}"))
+        return default
 
     def open(self, notice: Notice) -> str:
         """Tell the sink about a new escalation; the handle it gives back (ticket key, ...)."""

@@ -26,6 +26,7 @@ from allclear.config import Secrets
 
 REDACTED_HEADERS = ("authorization", "x-allclear-signature")
 RETRYABLE_STATUS = (408, 429, 500, 502, 503, 504)
+SURELY_NOT_DONE = (429, 503)   # rate limited, or unavailable: the request was not acted on
 
 
 class DeliveryFailed(Exception):
@@ -42,6 +43,10 @@ class Request:
     files: dict[str, tuple[str, bytes, str]] | None = None   # multipart: field -> (filename, bytes, type)
     auth: tuple[str, str] | None = None                      # HTTP Basic
     params: dict[str, str] | None = None
+    # False for requests that create something (an issue, a ticket): retried only when the service
+    # surely did not act on them (refused connection, 429, 503), never after an ambiguous timeout or
+    # 5xx that may have created it already: a duplicate ticket is worse than a loud failure.
+    idempotent: bool = True
 
 
 @dataclass
@@ -82,10 +87,22 @@ class LiveCourier(Courier):
                 except ValueError:
                     return Answer(response.status_code, response.text)
             retry_after = _seconds(response.headers.get("retry-after"))
+            retryable = response.status_code in (RETRYABLE_STATUS if request.idempotent else SURELY_NOT_DONE)
             raise _Problem(f"HTTP {response.status_code} {response.reason_phrase}: {response.text[:300].strip()}",
-                           retryable=response.status_code in RETRYABLE_STATUS, wait_s=retry_after)
+                           retryable=retryable, wait_s=retry_after)
 
-        return self._with_retries(sink, f"{request.method} {_safe_url(request.url)}", attempt, deadline_s)
+        def guarded(remaining: float) -> Answer:
+            try:
+                return attempt(remaining)
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                raise   # never reached the service: always safe to retry
+            except httpx.HTTPError as exc:
+                if request.idempotent:
+                    raise
+                raise _Problem(f"{type(exc).__name__}: {exc or 'no detail'} (it may have been created: "
+                               "check before resending)", retryable=False) from None
+
+        return self._with_retries(sink, f"{request.method} {_safe_url(request.url)}", guarded, deadline_s)
 
     def send_mail(self, sink: str, message: EmailMessage, smtp: dict, deadline_s: float) -> None:
         def attempt(remaining: float) -> None:
@@ -96,12 +113,17 @@ class LiveCourier(Courier):
                                               context=ssl.create_default_context())
                 else:
                     client = smtplib.SMTP(smtp["host"], smtp["port"], timeout=timeout)
-                with client:
+                try:
                     if smtp["security"] == "starttls":
                         client.starttls(context=ssl.create_default_context())
                     if smtp.get("password"):
                         client.login(smtp["user"], smtp["password"])
                     client.send_message(message)
+                finally:
+                    try:
+                        client.quit()   # once sent, a failing goodbye must not send it twice
+                    except (OSError, smtplib.SMTPException):
+                        client.close()
             except smtplib.SMTPResponseException as exc:
                 raise _Problem(f"SMTP {exc.smtp_code} {exc.smtp_error!r}", retryable=exc.smtp_code >= 400
                                and exc.smtp_code < 500 or exc.smtp_code == 421) from None

@@ -77,7 +77,7 @@ class Jira(SinkClient):
                   "labels": self.config.labels}
         if notice.change.kind == "failure":
             fields["priority"] = {"name": self.config.priority[notice.grade]}
-        answer = self.send(self._request("POST", "/rest/api/3/issue", json={"fields": fields}),
+        answer = self.send(self._request("POST", "/rest/api/3/issue", json={"fields": fields}, idempotent=False),
                            dry_answer={"id": "10000", "key": f"{self.config.project}-0",
                                        "self": f"{self.config.site}/rest/api/3/issue/10000"})
         key = answer.body["key"]

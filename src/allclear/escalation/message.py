@@ -7,10 +7,11 @@ how many affected of how many, first seen with time zone, steps, identifiers, th
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from allclear.config import Target
+from allclear.config import Secrets, Target
 from allclear.escalation.plan import Change
 from allclear.ticket import Escalated, affected, failing, headline, item_section, local, name
 from allclear.verdict import RunVerdict
@@ -32,11 +33,26 @@ class Notice:
 
     @property
     def grade(self) -> str:
+        """The escalation's grade; "could not verify" pages as a P3 (a warning, not the vendor's outage)."""
+        if self.change.kind == "inconclusive":
+            return "P3"
         return self.change.record.grade or self.change.item.grade or "P2"
 
 
 def notice_for(change: Change, verdict: RunVerdict, target: Target, report_path: Path | None,
-               report_url: str) -> Notice:
+               report_url: str, secrets: Secrets | None = None) -> Notice:
+    """The notice, with every secret the target names redacted (a probe's message may quote one)."""
+    notice = _notice(change, verdict, target, report_path, report_url)
+    if secrets is None:
+        return notice
+    notice.title, notice.summary, notice.text = (secrets.redact(t) for t in (notice.title, notice.summary, notice.text))
+    notice.details = json.loads(secrets.redact(json.dumps(notice.details)))
+    notice.report_link = secrets.redact(notice.report_link)
+    return notice
+
+
+def _notice(change: Change, verdict: RunVerdict, target: Target, report_path: Path | None,
+            report_url: str) -> Notice:
     item, record = change.item, change.record
     report_link = report_url or (str(report_path) if report_path else "no HTML report was built")
     if change.action == "resolve":

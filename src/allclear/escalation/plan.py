@@ -47,8 +47,9 @@ def first_seen(item: ItemResult, kind: str, fallback: datetime) -> datetime:
     return min(times, default=fallback)
 
 
-def apply_run(state: EscalationState, verdict: RunVerdict) -> list[Change]:
-    """Record the run in `state` and say what changed, in the verdict's item order."""
+def apply_run(state: EscalationState, verdict: RunVerdict, sinks: list[str] = ()) -> list[Change]:
+    """Record the run in `state` and say what changed, in the verdict's item order. `sinks`: the
+    configured sinks' names, which are offered resolutions they missed."""
     seen = verdict.finished_at
     changes: list[Change] = []
 
@@ -57,7 +58,8 @@ def apply_run(state: EscalationState, verdict: RunVerdict) -> list[Change]:
         record = state.open_record(verdict.target, item.item, kind)
         if record is None:
             if may_open:
-                record = state.opened(verdict.target, item.item, kind, item.grade, mark, first_seen(item, kind, seen))
+                record = state.opened(verdict.target, item.item, kind, item.grade, mark, first_seen(item, kind, seen),
+                                      seen)
                 changes.append(Change("open", kind, item, record, changed=True))
             return
         changed = record.fingerprint != mark
@@ -68,7 +70,7 @@ def apply_run(state: EscalationState, verdict: RunVerdict) -> list[Change]:
         record = state.open_record(verdict.target, item.item, kind)
         if record:
             changes.append(Change("resolve", kind, item, state.resolved(record, seen), changed=True))
-        for untold in state.resolved_untold(verdict.target, item.item, kind):
+        for untold in state.resolved_untold(verdict.target, item.item, kind, list(sinks)):
             if record is None or untold.id != record.id:
                 changes.append(Change("resolve", kind, item, untold, changed=False))
 

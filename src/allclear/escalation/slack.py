@@ -7,6 +7,12 @@ from allclear.escalation.base import SinkClient
 from allclear.escalation.courier import Request
 from allclear.escalation.message import Notice
 
+
+def escaped(text: str) -> str:
+    """Slack's mrkdwn treats &, < and > as control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 ICONS = {"open": ":rotating_light:", "update": ":warning:", "resolve": ":white_check_mark:"}
 
 
@@ -14,10 +20,11 @@ class Slack(SinkClient):
     config: SlackSink
 
     def _post(self, notice: Notice) -> str:
-        text = f"{ICONS[notice.action]} {notice.title}"
+        text = f"{ICONS[notice.action]} {escaped(notice.title)}"
         blocks = [
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{notice.title}*\n{notice.summary}"}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Report: {notice.report_link}"}]},
+            {"type": "section", "text": {"type": "mrkdwn",
+                                         "text": f"*{escaped(notice.title)}*\n{escaped(notice.summary)}"}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Report: {escaped(notice.report_link)}"}]},
         ]
         self.send(Request("POST", self.secrets[self.config.webhook_url_env],
                           headers={"Content-Type": "application/json"}, json={"text": text, "blocks": blocks}),

@@ -103,12 +103,13 @@ class EscalationState:
         return [_record(row) for row in rows]
 
     def opened(self, target: str, item: str, kind: str, grade: str | None, fingerprint: str,
-               seen: datetime) -> Record:
+               first_seen: datetime, run_finished: datetime) -> Record:
+        """`first_seen`: when the first failing probe ended; `run_finished` identifies the run."""
         cursor = self.db.execute(
             "INSERT INTO escalations (target, item, kind, dedup_key, grade, fingerprint, first_seen, last_seen) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (target, item, kind, dedup_key(target, item, kind), grade, fingerprint, seen.isoformat(),
-             seen.isoformat()))
+            (target, item, kind, dedup_key(target, item, kind), grade, fingerprint, first_seen.isoformat(),
+             run_finished.isoformat()))
         return self._get(cursor.lastrowid)
 
     def seen_again(self, record: Record, grade: str | None, fingerprint: str, seen: datetime) -> Record:
@@ -118,12 +119,15 @@ class EscalationState:
                         "WHERE id = ?", (grade, fingerprint, seen.isoformat(), again, record.id))
         return self._get(record.id)
 
-    def resolved_untold(self, target: str, item: str, kind: str) -> list[Record]:
-        """Resolved escalations some sink has not heard the resolution of (it was down): told again."""
+    def resolved_untold(self, target: str, item: str, kind: str, sinks: list[str]) -> list[Record]:
+        """Resolved escalations one of `sinks` (those configured now) has not heard the resolution of
+        (it was down): told again."""
+        marks = ",".join("?" * len(sinks))
         rows = self.db.execute(
             "SELECT DISTINCT e.* FROM escalations e JOIN deliveries d ON d.escalation_id = e.id "
             "WHERE e.target = ? AND e.item = ? AND e.kind = ? AND e.resolved_at IS NOT NULL "
-            "AND d.fingerprint != ? ORDER BY e.id", (target, item, kind, RESOLVED)).fetchall()
+            f"AND d.fingerprint != ? AND d.sink IN ({marks}) ORDER BY e.id",
+            (target, item, kind, RESOLVED, *sinks)).fetchall()
         return [_record(row) for row in rows]
 
     def resolved(self, record: Record, seen: datetime) -> Record:

@@ -27,7 +27,7 @@ class Zendesk(SinkClient):
 
     def _ticket(self, method: str, path: str, ticket: dict, dry_id: int = 0):
         return self.send(self._request(method, path, headers={"Content-Type": "application/json"},
-                                       json={"ticket": ticket}),
+                                       json={"ticket": ticket}, idempotent=method != "POST"),
                          dry_answer={"ticket": {"id": dry_id}})
 
     def open(self, notice: Notice) -> str:
