@@ -181,6 +181,7 @@ def login_verdict(failed: int, of: int = 10, when: datetime = START, inconclusiv
 
 def run(verdict, target, receiver, reports: Path, mode="send", report: Path | None = None, **kwargs):
     courier = LiveCourier(secrets_for(receiver), sleep=lambda s: None)
+    kwargs.setdefault("report_url", "")
     return escalate(verdict, target, secrets_for(receiver), reports, mode, report_path=report,
                     courier=None if mode == "dry-run" else courier, **kwargs)
 
@@ -518,3 +519,18 @@ def test_a_missed_resolution_is_offered_again_on_the_next_green_run(receiver, tm
 def test_no_sinks_still_writes_the_ticket(receiver, tmp_path):
     report = run(login_verdict(4), make_target(receiver, []), receiver, tmp_path)
     assert report.deliveries == [] and (tmp_path / "ticket.md").read_text().startswith("# [P1] t: Agent login")
+
+
+def test_a_sink_down_is_waited_out_once_per_run_not_once_per_item(receiver, tmp_path):
+    from allclear.config import Grading
+    down = make_target(receiver, ["pagerduty"]).model_copy(deep=True)
+    down.escalation.sinks[0].__dict__.update(url="http://127.0.0.1:9/v2/enqueue", deadline_s=0.3)
+    verdict = login_verdict(4)
+    line = ProbeResult("voice", "Main line", "failed", expected="answered", observed="busy",
+                       finished_at=START.isoformat())
+    verdict.items.append(summarize_item("voice", "Each support line answers", [line], Grading()))
+    report = run(verdict, down, receiver, tmp_path)
+    first, second = report.failed
+    assert (first.item, second.item) == ("login", "voice")
+    assert "deadline" in first.detail and second.detail.startswith("not tried: unreachable earlier in this run")
+    assert "unreachable" not in json.dumps(report.to_json()["deliveries"][0])

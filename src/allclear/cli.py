@@ -108,7 +108,6 @@ def run_escalate(args: argparse.Namespace) -> int:
             print(f"allclear escalate: {target_path} has no [[escalation.sinks]]; only the ticket is written")
         report = escalate(verdict, target, secrets, reports_dir, "dry-run" if args.dry_run else "send",
                           report_path=Path(verdict.html_report) if verdict.html_report else None,
-                          report_url=target.escalation.report_url or os.environ.get("ALLCLEAR_REPORT_URL", ""),
                           progress=lambda line: print(secrets.redact(line)) if line.endswith("…") else None)
     except ConfigError as exc:
         print(f"allclear escalate: {exc}", file=sys.stderr)

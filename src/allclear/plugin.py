@@ -415,11 +415,10 @@ def _escalate(config: pytest.Config, run: GoRun) -> EscalationReport:
             reporter.ensure_newline()
             reporter.write_line(run.secrets.redact(line))
 
-    report_url = run.target.escalation.report_url or os.environ.get("ALLCLEAR_REPORT_URL", "")
     html = Path(run.verdict.html_report) if run.verdict.html_report else None
     try:
         return escalate(run.verdict, run.target, run.secrets, run.reports_dir, run.escalation_mode,
-                        report_path=html, report_url=report_url, progress=progress)
+                        report_path=html, progress=progress)
     except Exception as exc:  # noqa: BLE001 - the verdict must still be written, the failure shown
         failed = EscalationReport(run.escalation_mode)
         failed.deliveries.append(Delivery("escalation", "*", "failure", "all", "failed",

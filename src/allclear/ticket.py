@@ -13,7 +13,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from allclear.config import Target
-from allclear.grading import ESCALATING, GRADES, ItemResult, ProbeResult
+from allclear.grading import GRADES, ItemResult, ProbeResult
 from allclear.verdict import RunVerdict
 
 GRADE_NAMES = {"P1": "system outage", "P2": "major impairment", "P3": "minor loss", "P4": "no loss"}
@@ -216,6 +216,3 @@ def ticket_markdown(verdict: RunVerdict, target: Target, entries: list[Escalated
               "- verdict.json and summary.md beside it.", ""]
     return "\n".join(lines)
 
-
-def escalating_items(verdict: RunVerdict) -> list[ItemResult]:
-    return [item for item in verdict.items if item.outcome == "failed" and item.grade in ESCALATING]

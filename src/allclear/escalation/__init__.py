@@ -10,6 +10,7 @@ and the requests are written to reports/escalations/ instead of sent.
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,6 +46,7 @@ class Delivery:
     action: str      # open | update | resolve
     status: str      # sent | dry-run | failed | unchanged | skipped
     detail: str      # the sink's handle (ticket key, ...), or what went wrong
+    unreachable: bool = field(default=False, repr=False, compare=False)   # kept failing until its deadline
 
     def line(self) -> str:
         return f"{self.sink}: {self.action} {self.item}{' (could not verify)' if self.kind == 'inconclusive' else ''}" \
@@ -63,16 +65,19 @@ class EscalationReport:
         return [d for d in self.deliveries if d.status == "failed"]
 
     def to_json(self) -> dict:
+        deliveries = [{k: v for k, v in d.__dict__.items() if k != "unreachable"} for d in self.deliveries]
         return {"mode": self.mode, "ticket": self.ticket, "dry_run_dir": self.dry_run_dir,
-                "failed": len(self.failed), "deliveries": [d.__dict__ for d in self.deliveries]}
+                "failed": len(self.failed), "deliveries": deliveries}
 
 
 def escalate(verdict: RunVerdict, target: Target, secrets: Secrets, reports_dir: Path, mode: str,
-             report_path: Path | None = None, report_url: str = "", courier: Courier | None = None,
+             report_path: Path | None = None, report_url: str | None = None, courier: Courier | None = None,
              progress: Callable[[str], None] = lambda line: None) -> EscalationReport:
     """Record the run in the escalation state, tell the sinks, write reports/ticket.md."""
     dry_run = mode == "dry-run"
     report = EscalationReport(mode)
+    if report_url is None:   # where people open the report: the target's link, or the CI run's
+        report_url = target.escalation.report_url or os.environ.get("ALLCLEAR_REPORT_URL", "")
     reports_dir.mkdir(parents=True, exist_ok=True)
     with open(reports_dir / "escalations.lock", "w") as lock:
         # Overlapping runs (a slow one and the next scheduled one) take turns: one decides and
@@ -94,12 +99,19 @@ def _escalate(verdict, target, secrets, reports_dir, dry_run, report, report_pat
             else:
                 courier = LiveCourier(secrets)
         clients = [SINK_TYPES[sink.type](sink, secrets, courier) for sink in target.escalation.sinks]
+        unreachable: dict[str, str] = {}   # sink -> why: one sink's deadline is waited out once per run
         for change in changes:
             notice = notice_for(change, verdict, target, report_path, report_url, secrets)
             for client in clients:
                 if change.kind == "inconclusive" and not client.config.ops:
                     continue
-                delivery = deliver(state, client, notice, verdict.finished_at, dry_run, progress)
+                if client.label in unreachable:
+                    delivery = Delivery(client.label, change.item.item, change.kind, change.action, "failed",
+                                        f"not tried: unreachable earlier in this run ({unreachable[client.label]})")
+                else:
+                    delivery = deliver(state, client, notice, verdict.finished_at, dry_run, progress)
+                    if delivery.status == "failed" and delivery.unreachable:
+                        unreachable[client.label] = delivery.detail.split(" (")[0]
                 report.deliveries.append(delivery)
                 progress(f"escalation: {delivery.line()}")
         ticket = reports_dir / "ticket.md"
@@ -141,7 +153,9 @@ def deliver(state: EscalationState, client: SinkClient, notice: Notice, now: dat
         else:
             ref = client.resolve(notice, told.ref)
     except DeliveryFailed as exc:
-        return result(action, "failed", str(exc))
+        failed = result(action, "failed", str(exc))
+        failed.unreachable = exc.unreachable
+        return failed
     except Exception as exc:  # a bug in one sink must not cost the other sinks their escalation
         return result(action, "failed", client.secrets.redact(f"{type(exc).__name__}: {exc}"))
     state.delivered(change.record, client.label, ref, RESOLVED if action == "resolve" else change.record.fingerprint,

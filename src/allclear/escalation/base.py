@@ -45,6 +45,22 @@ class SinkClient:
         raise NotImplementedError
 
 
+class PostingSink(SinkClient):
+    """A sink with no ticket to keep (a chat message, a webhook): every change is one more post."""
+
+    def post(self, notice: Notice) -> str:
+        raise NotImplementedError
+
+    def open(self, notice: Notice) -> str:
+        return self.post(notice)
+
+    def update(self, notice: Notice, ref: str) -> str:
+        return self.post(notice)
+
+    def resolve(self, notice: Notice, ref: str) -> str:
+        return self.post(notice)
+
+
 def report_file(notice: Notice) -> tuple[str, bytes, str] | None:
     """The single-file HTML report as a multipart/attachment part, if it was built."""
     path = notice.report_path

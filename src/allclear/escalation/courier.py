@@ -30,7 +30,12 @@ SURELY_NOT_DONE = (429, 503)   # rate limited, or unavailable: the request was n
 
 
 class DeliveryFailed(Exception):
-    """A sink could not be told, after every attempt its deadline allowed."""
+    """A sink could not be told. `unreachable`: it kept failing until the deadline (down, not a bad
+    request), so the run stops offering it more escalations instead of waiting out each one's deadline."""
+
+    def __init__(self, message: str, unreachable: bool = False):
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 @dataclass
@@ -71,7 +76,6 @@ class LiveCourier(Courier):
         self.secrets = secrets
         self.sleep = sleep
         self.first_backoff_s = first_backoff_s
-        self.attempts: dict[str, int] = {}
 
     def send(self, sink: str, request: Request, deadline_s: float, timeout_s: float,
              dry_answer: Any = None) -> Answer:
@@ -138,7 +142,6 @@ class LiveCourier(Courier):
         tries = 0
         while True:
             tries += 1
-            self.attempts[sink] = self.attempts.get(sink, 0) + 1
             try:
                 return attempt(deadline - time.monotonic())
             except _Problem as problem:
@@ -149,7 +152,8 @@ class LiveCourier(Courier):
             if not failure.retryable or time.monotonic() + wait >= deadline:
                 why = "not retried: the answer will not change" if not failure.retryable else \
                     f"gave up at the {deadline_s:g} s deadline"
-                raise DeliveryFailed(self.secrets.redact(f"{what}: {failure} ({tries} attempt(s), {why})"))
+                raise DeliveryFailed(self.secrets.redact(f"{what}: {failure} ({tries} attempt(s), {why})"),
+                                     unreachable=failure.retryable)
             self.sleep(wait)
             backoff = min(backoff * 2, 8.0)
 

@@ -29,10 +29,6 @@ class Change:
     record: Record         # as it stands after this run
     changed: bool          # grade or failing probes differ from the previous run (always true for open)
 
-    @property
-    def key(self) -> str:
-        return f"{self.item.item}/{self.kind}"
-
 
 def fingerprint(item: ItemResult, kind: str) -> str:
     outcome = "failed" if kind == "failure" else "inconclusive"

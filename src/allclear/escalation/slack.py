@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from allclear.config import SlackSink
-from allclear.escalation.base import SinkClient
+from allclear.escalation.base import PostingSink
 from allclear.escalation.courier import Request
 from allclear.escalation.message import Notice
 
@@ -16,10 +16,10 @@ def escaped(text: str) -> str:
 ICONS = {"open": ":rotating_light:", "update": ":warning:", "resolve": ":white_check_mark:"}
 
 
-class Slack(SinkClient):
+class Slack(PostingSink):
     config: SlackSink
 
-    def _post(self, notice: Notice) -> str:
+    def post(self, notice: Notice) -> str:
         text = f"{ICONS[notice.action]} {escaped(notice.title)}"
         blocks = [
             {"type": "section", "text": {"type": "mrkdwn",
@@ -30,12 +30,3 @@ class Slack(SinkClient):
                           headers={"Content-Type": "application/json"}, json={"text": text, "blocks": blocks}),
                   dry_answer="ok")
         return "sent"
-
-    def open(self, notice: Notice) -> str:
-        return self._post(notice)
-
-    def update(self, notice: Notice, ref: str) -> str:
-        return self._post(notice)
-
-    def resolve(self, notice: Notice, ref: str) -> str:
-        return self._post(notice)

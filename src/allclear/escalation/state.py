@@ -97,11 +97,6 @@ class EscalationState:
             (target, item, kind)).fetchone()
         return _record(row) if row else None
 
-    def open_records(self, target: str) -> list[Record]:
-        rows = self.db.execute("SELECT * FROM escalations WHERE target = ? AND resolved_at IS NULL ORDER BY id",
-                               (target,)).fetchall()
-        return [_record(row) for row in rows]
-
     def opened(self, target: str, item: str, kind: str, grade: str | None, fingerprint: str,
                first_seen: datetime, run_finished: datetime) -> Record:
         """`first_seen`: when the first failing probe ended; `run_finished` identifies the run."""

@@ -11,7 +11,7 @@ import hmac
 import json
 
 from allclear.config import WebhookSink
-from allclear.escalation.base import SinkClient
+from allclear.escalation.base import PostingSink
 from allclear.escalation.courier import Request
 from allclear.escalation.message import Notice
 
@@ -20,10 +20,10 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-class Webhook(SinkClient):
+class Webhook(PostingSink):
     config: WebhookSink
 
-    def _post(self, notice: Notice) -> str:
+    def post(self, notice: Notice) -> str:
         event = {"event": "allclear.escalation", "action": notice.action, "dedup_key": notice.change.record.dedup_key,
                  "title": notice.title, "summary": notice.summary, "text": notice.text, **notice.details}
         body = json.dumps(event, sort_keys=True).encode()
@@ -32,12 +32,3 @@ class Webhook(SinkClient):
             headers["X-Allclear-Signature"] = signature(self.secrets[self.config.secret_env], body)
         self.send(Request("POST", self.config.url, headers=headers, content=body), dry_answer={})
         return "sent"
-
-    def open(self, notice: Notice) -> str:
-        return self._post(notice)
-
-    def update(self, notice: Notice, ref: str) -> str:
-        return self._post(notice)
-
-    def resolve(self, notice: Notice, ref: str) -> str:
-        return self._post(notice)
