@@ -8,9 +8,9 @@ or the item is skipped with the reason: a closed widget is never a failure.
 
 from datetime import datetime, timezone
 
-import allure
 import pytest
 
+from allclear.checklist import observation
 from allclear.expect import expect
 from allclear.probes.chat_widget import WidgetVisit
 from allclear.window import is_open
@@ -18,15 +18,19 @@ from allclear.window import is_open
 pytestmark = pytest.mark.go
 
 
-def test_widget_is_usable(widget_page, target, browser, evidence_dir, attach, attach_observation, degraded):
-    chat = target.chat_widget
-    hours = target.business_hours
-    now = datetime.now(timezone.utc)
+@observation
+async def widget(widget_page, target, browser, evidence_dir):
+    chat, hours, now = target.chat_widget, target.business_hours, datetime.now(timezone.utc)
     open_now = hours is None or is_open(hours, now)
     if not open_now and chat.off_hours == "skip":
         pytest.skip(f"outside business hours ({now.astimezone(hours.time_zone_info):%a %H:%M %Z}): "
                     "the widget need not be available")
-    seen = attach_observation(WidgetVisit(browser, chat, evidence_dir, step=allure.step).run(widget_page, open_now))
+    return await WidgetVisit(browser, chat, evidence_dir).run(widget_page, open_now)
+
+
+def test_widget_is_usable(widget, widget_page, target, attach, attach_observation, degraded):
+    chat = target.chat_widget
+    seen = attach_observation(widget)
     for path in seen.evidence:
         attach(path)
 

@@ -7,16 +7,22 @@ timeout are reported differently: each has a different fix.
 
 import pytest
 
+from allclear.checklist import observation
 from allclear.expect import expect
 from allclear.probes.dns import make_resolver, missing_values, resolve
 
 pytestmark = pytest.mark.go
 
 
-def test_record_resolves_as_expected(dns_record, target, attach_observation):
+@observation
+def lookup(dns_record, target):
     settings = target.dns
-    resolver = make_resolver(settings.nameservers, settings.port, settings.timeout_s)
-    seen = attach_observation(resolve(resolver, dns_record.name, dns_record.type))
+    return resolve(make_resolver(settings.nameservers, settings.port, settings.timeout_s),
+                   dns_record.name, dns_record.type)
+
+
+def test_record_resolves_as_expected(lookup, dns_record, attach_observation):
+    seen = attach_observation(lookup)
 
     expect(seen.outcome != "nxdomain", f"{dns_record.name} to exist", f"NXDOMAIN from {seen.resolver}")
     expect(seen.outcome != "timeout", f"an answer from {seen.resolver}", seen.problem)

@@ -4,18 +4,23 @@ For each help center: the home page with its expected title (not the maintenance
 with content, results for each configured search, and a TLS certificate valid long enough.
 """
 
-import allure
 import pytest
 
+from allclear.checklist import observation
 from allclear.expect import expect
 from allclear.probes.help_center import HelpCenterVisit
 
 pytestmark = pytest.mark.go
 
 
-def test_help_center_works(help_center_site, target, browser, evidence_dir, attach, attach_observation, degraded):
+@observation
+async def visit(help_center_site, target, browser, evidence_dir):
+    return await HelpCenterVisit(browser, target.help_center, evidence_dir).run(help_center_site)
+
+
+def test_help_center_works(visit, help_center_site, target, attach, attach_observation, degraded):
     settings = target.help_center
-    seen = attach_observation(HelpCenterVisit(browser, settings, evidence_dir, step=allure.step).run(help_center_site))
+    seen = attach_observation(visit)
     for path in seen.evidence:
         attach(path)
 

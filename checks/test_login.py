@@ -1,23 +1,29 @@
 """Every agent can log in and set a status.
 
-One synthetic agent per probe, each in a fresh browser context: the real login page (not the
-maintenance page), sign-in, the agent desktop within its budget, an Active status, then logout.
+One synthetic agent per probe, each in a fresh browser context (a few agents at a time): the real
+login page (not the maintenance page), sign-in, the agent desktop within its budget, an Active
+status, then logout.
 """
 
-import allure
 import pytest
 
+from allclear.checklist import observation
 from allclear.expect import expect
 from allclear.probes.browser import AgentSession
 
 pytestmark = pytest.mark.go
 
 
-def test_agent_logs_in_and_sets_status(agent, target, secrets, browser, evidence_dir, attach, degraded):
+@observation(pool="agents")
+async def sign_in(agent, target, secrets, browser, evidence_dir):
     login = target.login
     if login is None or not login.enabled:
         pytest.skip("agent login is switched off in the target")
-    seen = AgentSession(browser, login, evidence_dir, step=allure.step).run(agent.email, secrets[agent.password_env])
+    return await AgentSession(browser, login, evidence_dir).run(agent.email, secrets[agent.password_env])
+
+
+def test_agent_logs_in_and_sets_status(sign_in, agent, target, attach, degraded):
+    login, seen = target.login, sign_in
     for path in seen.evidence:
         attach(path)
 

@@ -10,23 +10,24 @@ import json
 import allure
 import pytest
 
+from allclear.checklist import observation
 from allclear.expect import expect
 from allclear.probes.voice import SupportLineCall, heard_maintenance, twilio_client
 
 pytestmark = pytest.mark.go
 
 
-@pytest.fixture(scope="module")
-def twilio(target, secrets):
+@observation
+def call(support_line, target, secrets):
     voice = target.voice
     if voice is None or not voice.enabled:
         pytest.skip("the voice item is switched off in the target")
-    return twilio_client(voice, secrets[voice.auth_token_env])
+    return SupportLineCall(twilio_client(voice, secrets[voice.auth_token_env]), voice).run(support_line)
 
 
-def test_support_line_answers_with_its_greeting(support_line, twilio, target, attach_observation, record_fact):
+def test_support_line_answers_with_its_greeting(call, support_line, target, attach_observation, record_fact):
     voice = target.voice
-    seen = attach_observation(SupportLineCall(twilio, voice).run(support_line))
+    seen = attach_observation(call)
     allure.attach(json.dumps(seen.timeline, indent=1), name="Call status timeline", attachment_type="application/json")
     record_fact("call_sid", seen.call_sid)
     record_fact("seconds_to_answer", seen.seconds_to_answer)

@@ -73,13 +73,30 @@ def run_go(tmp_path):
 
 
 @pytest.fixture(scope="session")
+def browser_lane():
+    """The Go run's browser lane, for the in-process probe tests: `browser_lane.run(probe)`."""
+    from allclear.lanes import BrowserLane
+
+    lane = BrowserLane()
+    yield lane
+    lane.close()
+
+
+@pytest.fixture(scope="session")
 def browser():
-    """One Chromium for the in-process browser tests, as the plugin has one for a Go run."""
+    """A plain (sync) Chromium for tests that drive the sandbox's pages themselves."""
     from playwright.sync_api import sync_playwright
 
-    from allclear.probes.browser import launch_chromium
+    from allclear.probes.browser import SYSTEM_CHROMIUM_FLAGS, system_chromium
 
     with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
+        executable = None if os.environ.get("ALLCLEAR_CHROMIUM") is None and _bundled_chromium(playwright) \
+            else system_chromium()
+        chromium = playwright.chromium.launch(headless=True, executable_path=executable,
+                                              args=SYSTEM_CHROMIUM_FLAGS if executable else [])
         yield chromium
         chromium.close()
+
+
+def _bundled_chromium(playwright) -> bool:
+    return Path(playwright.chromium.executable_path).is_file()

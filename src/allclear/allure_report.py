@@ -17,9 +17,11 @@ from importlib import metadata
 from pathlib import Path
 
 import allure
+from allure_commons.model2 import StatusDetails, TestStepResult
 
 from allclear import __version__
 from allclear.config import Secrets
+from allclear.probes.steps import Step
 from allclear.verdict import RunVerdict
 
 SEVERITY_OF_GRADE = {"P1": "blocker", "P2": "critical", "P3": "normal", "P4": "minor", None: "trivial"}
@@ -123,3 +125,24 @@ def build_html_report(results_dir: Path, reports_dir: Path, target_name: str) ->
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         return "", f"no HTML report: allure generate exited {done.returncode}: {' '.join(tail)}"
     return str(index), ""
+
+
+def _running_reporter():
+    """allure-pytest's reporter for this run, or None when Allure is not recording."""
+    from allure_commons import plugin_manager
+
+    return next((plugin.allure_logger for plugin in plugin_manager.get_plugins()
+                 if hasattr(plugin, "allure_logger")), None)
+
+
+def replay_steps(steps: list[Step]) -> None:
+    """Put the steps a background probe noted into the running test's Allure result, at the times
+    they happened: the probe ran before its test did, so it could not open them live."""
+    reporter = _running_reporter()
+    test = reporter.get_test(None) if reporter else None
+    if test is None:
+        return
+    for step in steps:
+        details = StatusDetails(message=step.problem) if step.problem else None
+        test.steps.append(TestStepResult(name=step.name, start=step.start_ms, stop=step.stop_ms,
+                                         status=step.status, statusDetails=details))

@@ -385,6 +385,14 @@ class EscalationSection(Section):
         return names
 
 
+class RunSettings(Section):
+    """How the run itself behaves: how long it may take, and how much it does at once."""
+
+    deadline_s: Seconds = 1800.0        # past it, unfinished items are inconclusive (the email wait counts)
+    agents_at_once: Annotated[int, Field(ge=1, le=50)] = 4     # browser contexts signing agents in at once
+    probes_at_once: Annotated[int, Field(ge=1, le=64)] = 8     # API, DNS, voice and mail probes at once
+
+
 class SandboxSection(Section):
     """Present only in a sandbox target: start the embedded platform and point the checks at it."""
 
@@ -406,6 +414,7 @@ class Target(Section):
     chat_widget: ChatWidgetCheck | None = None
     help_center: HelpCenterCheck | None = None
     business_hours: BusinessHours | None = None
+    run: RunSettings = RunSettings()
     grading: Grading = Grading()
     escalation: EscalationSection = EscalationSection()
 

@@ -30,6 +30,7 @@ class ProbeResult:
     observed: str = ""
     degraded: str = ""
     seconds: float = 0.0
+    started_at: str = ""
     finished_at: str = ""
     evidence: list[str] = field(default_factory=list)
     facts: dict[str, object] = field(default_factory=dict)

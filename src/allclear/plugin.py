@@ -6,15 +6,16 @@ sandbox started when no target is given), Allure results written and the verdict
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import re
 import shutil
-import time
-from collections.abc import Iterator
+import threading
+from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -22,15 +23,17 @@ import allure
 import pytest
 
 from allclear import allure_report
+from allclear.checklist import Observation, observations_of
 from allclear.config import ConfigError, Secrets, Target
 from allclear.escalation import Delivery, EscalationReport, escalate, resolve_mode
 from allclear.expect import Unmet
 from allclear.grading import ProbeResult, summarize_item
+from allclear.lanes import Job, Lanes, RunDeadline, RunDeadlinePassed
 from allclear.probes.errors import ProbeError
 from allclear.sandbox import FaultError, Sandbox
 from allclear.target import load_target
 from allclear.verdict import RunVerdict
-from allclear.window import countdown_text, email_due_at
+from allclear.window import EmailWindow, NotYetDue, email_due_at, window_end_from_status_page
 
 DEFAULT_TARGET = "config/sandbox.toml"
 
@@ -53,14 +56,74 @@ class GoRun:
     html_note: str = ""
     escalation_mode: str = "dry-run"
     target_file: str = ""
+    lanes: Lanes | None = None
+    jobs: dict[tuple[str, str], Job] = field(default_factory=dict)
+    progress: deque = field(default_factory=deque)      # lines for the terminal from background probes
+    stopped: threading.Event = field(default_factory=threading.Event)
+    no_wait: bool = False
+    say: object = print
 
     def set_window_end(self, moment: datetime, source: str) -> None:
         """Earlier sources win: the command line, then the target file, then the status page."""
         if self.window_end is None:
             self.window_end, self.window_end_source = moment, source
 
+    # --- observations: started in the background, handed to their checks -----------------------
+
+    def start(self, item: pytest.Item, spec: Observation) -> Job:
+        key = (item.nodeid, spec.name)
+        if key in self.jobs:
+            return self.jobs[key]
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        provided = {"target": self.target, "secrets": self.secrets,
+                    "evidence_dir": evidence_dir_of(item, self.reports_dir),
+                    "email_window": EmailWindow(self.window_end, self.window_end_source, self.target.time_zone,
+                                                self.no_wait, self.progress.append, self.stopped)}
+        kwargs = {name: params[name] if name in params else provided[name]
+                  for name in spec.arguments if name != "browser"}
+        name = f"{item_key(item)}/{_probe_id(item)}"
+        if spec.in_browser:
+            pool = (spec.pool, self.pool_size(spec.pool)) if spec.pool else None
+            # Pages are timed against a budget: they get the browser before the agents crowd it.
+            after = [job for job in self.jobs.values() if job.lane == "browser" and job.pool != "agents"] \
+                if spec.pool == "agents" else []
+            job = self.lanes.start_browser(name, spec.function, kwargs, pool, after)
+        else:
+            job = self.lanes.start_blocking(name, spec.function, kwargs, spec.serial)
+        self.jobs[key] = job
+        return job
+
+    def pool_size(self, pool: str) -> int:
+        sizes = {"agents": self.target.run.agents_at_once}
+        if pool not in sizes:
+            raise pytest.UsageError(f"unknown observation pool {pool!r}; known: {', '.join(sizes)}")
+        return sizes[pool]
+
+    def observe(self, item: pytest.Item, spec: Observation) -> object:
+        """The check's observation: wait for its probe (started at the run's start, or now when
+        run --sequential), printing background progress meanwhile, within the run's deadline."""
+        job = self.start(item, spec)
+        item.stash.setdefault(JOBS_KEY, []).append(job)
+        try:
+            seen = self.lanes.wait(job, on_tick=self.flush_progress)
+        except RunDeadlinePassed:
+            for path in sorted(evidence_dir_of(item, self.reports_dir).glob("*")):
+                attach_evidence(item, self.reports_dir, path)      # what the cancelled probe kept
+            raise
+        except NotYetDue as exc:
+            pytest.skip(str(exc))
+        finally:
+            self.flush_progress()
+        allure_report.replay_steps(getattr(seen, "steps", None) or [])
+        return seen
+
+    def flush_progress(self) -> None:
+        while self.progress:
+            self.say(self.secrets.redact(self.progress.popleft()))
+
 
 RUN_KEY = pytest.StashKey[GoRun]()
+JOBS_KEY = pytest.StashKey[list]()
 EVIDENCE_KEY = pytest.StashKey[list]()
 DEGRADED_KEY = pytest.StashKey[list]()
 FACTS_KEY = pytest.StashKey[dict]()
@@ -74,6 +137,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="switch a sandbox fault on for this run (repeatable)")
     group.addoption("--window-end", default=None, metavar="ISO8601",
                     help="when the maintenance window ended, with its UTC offset")
+    group.addoption("--deadline", type=float, default=None, metavar="SECONDS",
+                    help="stop the run after SECONDS: unfinished items are inconclusive (default: the target's "
+                         "[run] deadline_s, 1800)")
+    group.addoption("--sequential", action="store_true",
+                    help="run one probe at a time, in checklist order (slower; for comparison and debugging)")
     group.addoption("--no-wait", action="store_true",
                     help="do not wait for the email delay after the window end: report the email item skipped, "
                          "with the time it becomes due")
@@ -143,6 +211,47 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             run.sandbox.stop()
         raise pytest.UsageError(str(exc)) from None
     run.faults = run.sandbox.state.faults.describe() if run.sandbox else []
+    _prepare_lanes(config, run)
+
+
+def _prepare_lanes(config: pytest.Config, run: GoRun) -> None:
+    deadline_s = config.getoption("--deadline") or run.target.run.deadline_s
+    if deadline_s <= 0:
+        raise pytest.UsageError(f"--deadline must be a number of seconds above 0, got {deadline_s:g}")
+    run.lanes = Lanes(RunDeadline(deadline_s), run.target.run.probes_at_once)
+    run.no_wait = config.getoption("--no-wait")
+    run.say = _terminal_line(config)
+    email = run.target.email
+    if email is None or not email.enabled:
+        return
+    if run.window_end is None:
+        try:
+            found = window_end_from_status_page(run.target.status_page)
+        except Exception:  # noqa: BLE001 - the status page's own check reports what is wrong with it
+            found = None
+        if found:
+            run.set_window_end(*found)
+    due = email_due_at(run.window_end, email.delay_after_window_min)
+    ends = datetime.now(timezone.utc) + timedelta(seconds=deadline_s)
+    if due and not run.no_wait and due + timedelta(seconds=email.reply_deadline_s) > ends:
+        zone = ZoneInfo(run.target.time_zone)
+        run.say(f"warning: the email is due at {due.astimezone(zone):%H:%M:%S %Z}, too late for its reply before "
+                f"the run's deadline ({ends.astimezone(zone):%H:%M:%S %Z}): it will be inconclusive. Give "
+                "--deadline (or [run] deadline_s) more time, or run with --no-wait")
+
+
+def _terminal_line(config: pytest.Config):
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def say(line: str) -> None:
+        if reporter is None:
+            return
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            reporter.ensure_newline()
+            reporter.write_line(line)
+
+    return say
 
 
 def _parse_moment(text: str) -> datetime:
@@ -179,15 +288,28 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("report_spec", reports, ids=[r.metric_set for r in reports])
 
 
-RUN_FIRST, RUN_LAST = ("status_page",), ("email",)
+RUN_LAST = ("email",)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The status page first (it may tell the window end), the email last (so its wait for the
-    window end + delay overlaps the rest of the checklist instead of adding to it)."""
+    """The email last: its wait for the window end + delay overlaps the rest of the checklist (and,
+    run --sequential, comes after it instead of holding it up)."""
     if _run(config) is None:
         return
-    items.sort(key=lambda node: (item_key(node) not in RUN_FIRST) + (item_key(node) in RUN_LAST))
+    items.sort(key=lambda node: item_key(node) in RUN_LAST)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session):
+    """Start every observation of the run at once; each check then waits only for its own."""
+    run = _run(session.config)
+    if (run is not None and run.lanes is not None and not session.config.option.collectonly
+            and not session.config.getoption("--sequential")):
+        starts = [(node, spec) for node in session.items if _is_go_item(node) and not node.get_closest_marker("skip")
+                  for spec in observations_of(node)]
+        for node, spec in sorted(starts, key=lambda start: start[1].pool == "agents"):
+            run.start(node, spec)
+    return (yield)
 
 
 def item_key(node: pytest.Item) -> str:
@@ -218,38 +340,27 @@ def secrets(go_run: GoRun) -> Secrets:
     return go_run.secrets
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    """One Chromium for the whole run; each agent gets a fresh context of its own."""
-    from playwright.sync_api import sync_playwright
-
-    from allclear.probes.browser import launch_chromium
-
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
+def _probe_id(node: pytest.Item) -> str:
+    return node.callspec.id if hasattr(node, "callspec") else node.name
 
 
-@pytest.fixture
-def evidence_dir(request: pytest.FixtureRequest, go_run: GoRun) -> Path:
-    probe = request.node.callspec.id if hasattr(request.node, "callspec") else request.node.name
-    slug = re.sub(r"[^A-Za-z0-9@._-]+", "_", probe)
-    return go_run.reports_dir / "evidence" / item_key(request.node) / slug
+def evidence_dir_of(node: pytest.Item, reports_dir: Path) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9@._-]+", "_", _probe_id(node))
+    return reports_dir / "evidence" / item_key(node) / slug
+
+
+def attach_evidence(node: pytest.Item, reports_dir: Path, path: Path, name: str | None = None) -> None:
+    """Put a file in Allure and list it as the probe's evidence in verdict.json."""
+    kind = allure_report.attachment_type(path)
+    allure.attach.file(str(path), name=name or path.name, attachment_type=kind,
+                       extension=None if kind else path.suffix.lstrip("."))
+    node.stash.setdefault(EVIDENCE_KEY, []).append(os.path.relpath(path, reports_dir))
 
 
 @pytest.fixture
 def attach(request: pytest.FixtureRequest, go_run: GoRun):
     """`attach(path)` puts a file in Allure and lists it as evidence in verdict.json."""
-    recorded = request.node.stash.setdefault(EVIDENCE_KEY, [])
-
-    def attach_file(path: Path, name: str | None = None) -> None:
-        kind = allure_report.attachment_type(path)
-        allure.attach.file(str(path), name=name or path.name, attachment_type=kind,
-                           extension=None if kind else path.suffix.lstrip("."))
-        recorded.append(os.path.relpath(path, go_run.reports_dir))
-
-    return attach_file
+    return lambda path, name=None: attach_evidence(request.node, go_run.reports_dir, path, name)
 
 
 @pytest.fixture
@@ -277,35 +388,6 @@ def record_fact(request: pytest.FixtureRequest):
 
 
 @pytest.fixture
-def wait_for_email_window(request: pytest.FixtureRequest, go_run: GoRun):
-    """`wait_for_email_window(delay_minutes)`: block until the window end + delay, with a countdown
-    in the terminal; with --no-wait, skip the item with the time it becomes due instead."""
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-
-    def say(line: str) -> None:
-        if reporter and capture:
-            with capture.global_and_fixture_disabled():
-                reporter.write_line(line)
-
-    def wait(delay_minutes: float) -> datetime | None:
-        due = email_due_at(go_run.window_end, delay_minutes)
-        if due is None or due <= datetime.now(timezone.utc):
-            return due
-        local_due = due.astimezone(ZoneInfo(go_run.target.time_zone))
-        why = f"window end {go_run.window_end:%H:%M:%S %Z} ({go_run.window_end_source}) + {delay_minutes:g} min"
-        if request.config.getoption("--no-wait"):
-            pytest.skip(f"not yet due: the email may be sent from {local_due:%Y-%m-%d %H:%M:%S %Z} ({why})")
-        say(f"\nemail: waiting until {local_due:%H:%M:%S %Z} to send ({why})")
-        while (left := (due - datetime.now(timezone.utc)).total_seconds()) > 0:
-            say(f"email: sending in {countdown_text(left)}")
-            time.sleep(min(left, 30 if left > 120 else 10 if left > 20 else 2))
-        return due
-
-    return wait
-
-
-@pytest.fixture
 def degraded(request: pytest.FixtureRequest):
     """`degraded(why)`: the probe works but not as well as it should (a P4 note, not a failure)."""
     notes = request.node.stash.setdefault(DEGRADED_KEY, [])
@@ -323,7 +405,7 @@ def _allure_labels(request: pytest.FixtureRequest) -> None:
         return
     allure.dynamic.epic("Go checklist")
     allure.dynamic.feature(_title(request.node))
-    probe = request.node.callspec.id if hasattr(request.node, "callspec") else request.node.name
+    probe = _probe_id(request.node)
     allure.dynamic.story(probe)
     allure.dynamic.title(probe if hasattr(request.node, "callspec") else probe.removeprefix("test_").replace("_", " "))
 
@@ -350,9 +432,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 def _probe_result(item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo) -> ProbeResult:
-    probe = item.callspec.id if hasattr(item, "callspec") else item.name
-    result = ProbeResult(item=item_key(item), probe=probe, outcome="passed", seconds=round(report.duration, 3),
+    jobs: list[Job] = item.stash.get(JOBS_KEY, [])
+    started = min((job.started_at for job in jobs if job.started_at), default=None)
+    seconds = sum(job.seconds for job in jobs) + (report.duration if report.when == "call" else 0)
+    result = ProbeResult(item=item_key(item), probe=_probe_id(item), outcome="passed",
+                         seconds=round(seconds if jobs else report.duration, 3),
                          evidence=list(item.stash.get(EVIDENCE_KEY, [])), facts=dict(item.stash.get(FACTS_KEY, {})),
+                         started_at=started.isoformat(timespec="milliseconds") if started else "",
                          finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                          degraded="; ".join(item.stash.get(DEGRADED_KEY, [])))
     if report.skipped:
@@ -361,6 +447,8 @@ def _probe_result(item: pytest.Item, report: pytest.TestReport, call: pytest.Cal
         result.message = result.message.removeprefix("Skipped: ")
     elif report.failed:
         error = call.excinfo.value if call.excinfo else None
+        if report.when == "setup" and isinstance(error, AssertionError) and not isinstance(error, Unmet):
+            error = ProbeError(f"the probe itself failed an assertion: {error}")
         if isinstance(error, Unmet):
             result.outcome, result.expected, result.observed = "failed", error.expected, error.observed
             result.message = str(error)
@@ -377,12 +465,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = _run(session.config)
     if run is None or run.target is None:
         return
+    run.stopped.set()
+    if run.lanes:
+        run.lanes.cancel_unfinished()       # interrupted runs: browser probes keep their evidence
+        run.lanes.close()
     try:
         for node in session.items:
             if _is_go_item(node) and node.nodeid not in run.results:
                 run.titles.setdefault(item_key(node), _title(node))
-                probe = node.callspec.id if hasattr(node, "callspec") else node.name
-                run.results[node.nodeid] = ProbeResult(item_key(node), probe, "inconclusive",
+                run.results[node.nodeid] = ProbeResult(item_key(node), _probe_id(node), "inconclusive",
                                                        message="could not verify: the run ended before this probe")
         by_item: dict[str, list[ProbeResult]] = {}
         for result in run.results.values():

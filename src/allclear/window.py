@@ -1,4 +1,4 @@
-"""The maintenance window: when the email check may send; and business hours.
+"""The maintenance window: when it ended, when the email check may send; and business hours.
 
 Also the business hours, which decide whether the chat widget should be available at all.
 
@@ -9,10 +9,13 @@ scheduled smoke run, there is nothing to wait for.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from allclear.config import BusinessHours
+from allclear.config import BusinessHours, StatusPageCheck
+from allclear.probes.statuspage import read_status_page
 
 
 def email_due_at(window_end: datetime | None, delay_minutes: float) -> datetime | None:
@@ -38,3 +41,47 @@ def is_open(hours: BusinessHours, now: datetime) -> bool:
         if start <= clock < end:
             return True
     return False
+
+
+class NotYetDue(Exception):
+    """Run with no wait, and the email may not be sent yet: the item is skipped with its due time."""
+
+
+class EmailWindow:
+    """The wait before the test email: until the window end plus the vendor's delay.
+
+    It runs in the email probe's own thread, beside the rest of the checklist; its countdown goes to
+    `say` (the terminal), and it gives up as soon as `stopped` is set (the run's deadline passed),
+    so no probe email goes out after the run is over.
+    """
+
+    def __init__(self, window_end: datetime | None, source: str, time_zone: str, no_wait: bool,
+                 say: Callable[[str], None], stopped: threading.Event):
+        self.window_end, self.source, self.time_zone = window_end, source, time_zone
+        self.no_wait, self.say, self.stopped = no_wait, say, stopped
+
+    def wait(self, delay_minutes: float) -> datetime | None:
+        due = email_due_at(self.window_end, delay_minutes)
+        if due is None or due <= datetime.now(timezone.utc):
+            return due
+        local_due = due.astimezone(ZoneInfo(self.time_zone))
+        why = f"window end {self.window_end:%H:%M:%S %Z} ({self.source}) + {delay_minutes:g} min"
+        if self.no_wait:
+            raise NotYetDue(f"not yet due: the email may be sent from {local_due:%Y-%m-%d %H:%M:%S %Z} ({why})")
+        self.say(f"email: waiting until {local_due:%H:%M:%S %Z} to send ({why})")
+        while (left := (due - datetime.now(timezone.utc)).total_seconds()) > 0:
+            self.say(f"email: sending in {countdown_text(left)}")
+            if self.stopped.wait(min(left, 30 if left > 120 else 10 if left > 20 else 2)):
+                raise TimeoutError("the run stopped before the email was due; nothing was sent")
+        return due
+
+
+def window_end_from_status_page(page: StatusPageCheck | None) -> tuple[datetime, str] | None:
+    """The end of a maintenance the status page shows as completed within its `recent_hours`."""
+    if page is None or not page.enabled:
+        return None
+    seen = read_status_page(page.url, page.timeout_s)
+    recent = seen.latest_completed
+    if recent and datetime.now(timezone.utc) - recent.completed_at <= timedelta(hours=page.recent_hours):
+        return recent.completed_at, f"status page: {recent.name!r} completed"
+    return None

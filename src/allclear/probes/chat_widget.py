@@ -12,11 +12,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.sync_api import Browser, ConsoleMessage, Page, Response
-from playwright.sync_api import Error as PlaywrightError
+from playwright.async_api import Browser, ConsoleMessage, Page, Response
+from playwright.async_api import Error as PlaywrightError
 
 from allclear.config import ChatWidgetCheck
-from allclear.probes.browser import StepFactory, failure_screenshot
+from allclear.probes.browser import failure_screenshot
+from allclear.probes.steps import Step, StepLog
 
 
 @dataclass
@@ -36,54 +37,61 @@ class WidgetObservation:
     failed_step: str = ""
     problem: str = ""
     evidence: list[Path] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
 
 
 class WidgetVisit:
-    def __init__(self, browser: Browser, settings: ChatWidgetCheck, evidence_dir: Path,
-                 step: StepFactory = lambda name: contextlib.nullcontext()):
-        self.browser, self.settings, self.evidence_dir, self.step = browser, settings, evidence_dir, step
+    def __init__(self, browser: Browser, settings: ChatWidgetCheck, evidence_dir: Path):
+        self.browser, self.settings, self.evidence_dir = browser, settings, evidence_dir
         self.sel = settings.selectors
 
-    def run(self, page_url: str, expected_open: bool) -> WidgetObservation:
+    async def run(self, page_url: str, expected_open: bool) -> WidgetObservation:
         seen = WidgetObservation(page_url=page_url, expected_open=expected_open)
+        steps = StepLog()
+        seen.steps = steps
         self.evidence_dir.mkdir(parents=True, exist_ok=True)
-        context = self.browser.new_context()
+        context = await self.browser.new_context()
         context.set_default_timeout(self.settings.step_timeout_s * 1000)
-        context.tracing.start(screenshots=True, snapshots=True)
-        page = context.new_page()
+        await context.tracing.start(screenshots=True, snapshots=True)
+        page = await context.new_page()
         page.on("console", lambda message: self._console(seen, message))
         page.on("pageerror", lambda error: seen.console_errors.append(f"uncaught: {error}"))
         page.on("response", lambda response: self._response(seen, response))
         started = time.monotonic()
-        steps = [("Open the website page", self._open_page)]
+        walk = [("Open the website page", self._open_page)]
         if expected_open:
-            steps += [("Chat launcher appears", self._launcher_appears), ("Panel opens", self._panel_opens),
-                      ("Quick actions load", self._quick_actions_load), ("FAQ search answers", self._search)]
+            walk += [("Chat launcher appears", self._launcher_appears), ("Panel opens", self._panel_opens),
+                     ("Quick actions load", self._quick_actions_load), ("FAQ search answers", self._search)]
             if self.settings.start_chat:
-                steps.append(("A chat starts and a message is sent", self._send_message))
+                walk.append(("A chat starts and a message is sent", self._send_message))
         elif self.settings.off_hours == "hidden":
-            steps.append(("Widget stays hidden outside business hours", self._stays_hidden))
+            walk.append(("Widget stays hidden outside business hours", self._stays_hidden))
         else:
-            steps += [("Chat launcher appears", self._launcher_appears),
+            walk += [("Chat launcher appears", self._launcher_appears),
                       ("Offline message shows outside business hours", self._offline_message)]
+        finished = False
         try:
-            for name, action in steps:
-                with self.step(name):
-                    if not action(page, seen):
+            for name, action in walk:
+                with steps(name) as step:
+                    if not await action(page, seen):
+                        step.fail(seen.problem)
                         seen.failed_step = name
                         break
             if not seen.failed_step and expected_open:
                 seen.seconds_to_usable = round(time.monotonic() - started, 2)
+            finished = True
         except PlaywrightError as exc:
             seen.failed_step = seen.failed_step or name
             seen.problem = str(exc).splitlines()[0]
+            finished = True
         finally:
-            if seen.failed_step:
-                seen.evidence += failure_screenshot(page, self.evidence_dir)
+            if seen.failed_step or not finished:     # not finished: cancelled at the run's deadline
+                seen.evidence += await failure_screenshot(page, self.evidence_dir)
                 with contextlib.suppress(PlaywrightError):
-                    context.tracing.stop(path=self.evidence_dir / "trace.zip")
+                    await context.tracing.stop(path=self.evidence_dir / "trace.zip")
                     seen.evidence.append(self.evidence_dir / "trace.zip")
-            context.close()
+            with contextlib.suppress(PlaywrightError):
+                await context.close()
         return seen
 
     def _console(self, seen: WidgetObservation, message: ConsoleMessage) -> None:
@@ -94,9 +102,9 @@ class WidgetVisit:
         if self.settings.script_url_contains in response.url and seen.script_status is None:
             seen.script_status, seen.script_url = response.status, response.url
 
-    def _open_page(self, page: Page, seen: WidgetObservation) -> bool:
+    async def _open_page(self, page: Page, seen: WidgetObservation) -> bool:
         try:
-            response = page.goto(seen.page_url, wait_until="load", timeout=self.settings.load_timeout_s * 1000)
+            response = await page.goto(seen.page_url, wait_until="load", timeout=self.settings.load_timeout_s * 1000)
         except PlaywrightError as exc:
             seen.problem = f"the page did not load: {str(exc).splitlines()[0]}"
             return False
@@ -105,7 +113,7 @@ class WidgetVisit:
             seen.problem = f"the page answered HTTP {seen.page_status}"
             return False
         with contextlib.suppress(PlaywrightError):
-            page.wait_for_load_state("networkidle", timeout=self.settings.load_timeout_s * 1000)
+            await page.wait_for_load_state("networkidle", timeout=self.settings.load_timeout_s * 1000)
         if seen.script_status is None:
             seen.problem = f"no request for the widget script ({self.settings.script_url_contains}) from the page"
             return False
@@ -114,9 +122,10 @@ class WidgetVisit:
             return False
         return True
 
-    def _launcher_appears(self, page: Page, seen: WidgetObservation) -> bool:
+    async def _launcher_appears(self, page: Page, seen: WidgetObservation) -> bool:
         try:
-            page.wait_for_selector(self.sel.launcher, state="visible", timeout=self.settings.load_timeout_s * 1000)
+            await page.wait_for_selector(self.sel.launcher, state="visible",
+                                         timeout=self.settings.load_timeout_s * 1000)
         except PlaywrightError:
             seen.problem = (f"the chat launcher ({self.sel.launcher}) did not appear within "
                             f"{self.settings.load_timeout_s:g} s: is chat still throttled to 0%?")
@@ -124,53 +133,57 @@ class WidgetVisit:
         seen.launcher_visible = True
         return True
 
-    def _panel_opens(self, page: Page, seen: WidgetObservation) -> bool:
-        page.click(self.sel.launcher)
+    async def _panel_opens(self, page: Page, seen: WidgetObservation) -> bool:
+        await page.click(self.sel.launcher)
         try:
-            page.wait_for_selector(self.sel.panel, state="visible")
+            await page.wait_for_selector(self.sel.panel, state="visible")
         except PlaywrightError:
             seen.problem = "clicking the launcher did not open the chat panel"
             return False
         return True
 
-    def _quick_actions_load(self, page: Page, seen: WidgetObservation) -> bool:
-        if page.locator(self.sel.search_input).count() == 0 and page.locator(self.sel.quick_action).count() == 0:
+    async def _quick_actions_load(self, page: Page, seen: WidgetObservation) -> bool:
+        if not await self._search_or_actions(page):
             with contextlib.suppress(PlaywrightError):
-                page.wait_for_selector(f"{self.sel.search_input}, {self.sel.quick_action}", timeout=3000)
-        if page.locator(self.sel.search_input).count() == 0 and page.locator(self.sel.quick_action).count() == 0:
+                await page.wait_for_selector(f"{self.sel.search_input}, {self.sel.quick_action}", timeout=3000)
+        if not await self._search_or_actions(page):
             seen.problem = ("the panel has neither search nor quick actions: "
                             "is \"Enable Search and Quick Actions\" still switched off?")
             return False
         try:
-            page.wait_for_selector(self.sel.quick_action, state="visible")
+            await page.wait_for_selector(self.sel.quick_action, state="visible")
         except PlaywrightError:
             seen.problem = (f"quick actions did not load within {self.settings.step_timeout_s:g} s "
                             "(the vendor's maintenance symptom)")
             return False
-        seen.quick_actions = [text.strip() for text in page.locator(self.sel.quick_action).all_inner_texts()]
+        seen.quick_actions = [text.strip() for text in await page.locator(self.sel.quick_action).all_inner_texts()]
         return True
 
-    def _search(self, page: Page, seen: WidgetObservation) -> bool:
-        if page.locator(self.sel.search_input).count() == 0:
+    async def _search_or_actions(self, page: Page) -> bool:
+        locate = page.locator
+        return bool(await locate(self.sel.search_input).count() or await locate(self.sel.quick_action).count())
+
+    async def _search(self, page: Page, seen: WidgetObservation) -> bool:
+        if await page.locator(self.sel.search_input).count() == 0:
             seen.problem = "the panel has no search box"
             return False
-        page.fill(self.sel.search_input, self.settings.search_query)
-        page.press(self.sel.search_input, "Enter")
+        await page.fill(self.sel.search_input, self.settings.search_query)
+        await page.press(self.sel.search_input, "Enter")
         try:
-            page.wait_for_selector(self.sel.search_result, state="visible")
+            await page.wait_for_selector(self.sel.search_result, state="visible")
         except PlaywrightError:
             seen.search_results = 0
             seen.problem = f"searching {self.settings.search_query!r} returned no answer"
             return False
-        seen.search_results = page.locator(self.sel.search_result).count()
+        seen.search_results = await page.locator(self.sel.search_result).count()
         return True
 
-    def _send_message(self, page: Page, seen: WidgetObservation) -> bool:
-        page.click(self.sel.start_chat)
-        page.fill(self.sel.message_input, self.settings.test_message)
-        page.click(self.sel.send)
+    async def _send_message(self, page: Page, seen: WidgetObservation) -> bool:
+        await page.click(self.sel.start_chat)
+        await page.fill(self.sel.message_input, self.settings.test_message)
+        await page.click(self.sel.send)
         try:
-            page.wait_for_selector(self.sel.message_sent, state="visible")
+            await page.wait_for_selector(self.sel.message_sent, state="visible")
         except PlaywrightError:
             seen.chat_message_sent = False
             seen.problem = "the test message was not confirmed as sent"
@@ -178,20 +191,20 @@ class WidgetVisit:
         seen.chat_message_sent = True
         return True
 
-    def _stays_hidden(self, page: Page, seen: WidgetObservation) -> bool:
+    async def _stays_hidden(self, page: Page, seen: WidgetObservation) -> bool:
         with contextlib.suppress(PlaywrightError):
-            page.wait_for_selector(self.sel.launcher, state="visible", timeout=3000)
-        seen.launcher_visible = page.locator(self.sel.launcher).is_visible()
+            await page.wait_for_selector(self.sel.launcher, state="visible", timeout=3000)
+        seen.launcher_visible = await page.locator(self.sel.launcher).is_visible()
         if seen.launcher_visible:
             seen.problem = "the chat launcher shows although the site is outside business hours"
         return not seen.launcher_visible
 
-    def _offline_message(self, page: Page, seen: WidgetObservation) -> bool:
-        page.click(self.sel.launcher)
+    async def _offline_message(self, page: Page, seen: WidgetObservation) -> bool:
+        await page.click(self.sel.launcher)
         try:
-            page.wait_for_selector(self.sel.offline_message, state="visible")
+            await page.wait_for_selector(self.sel.offline_message, state="visible")
         except PlaywrightError:
             seen.problem = "no offline message in the chat panel outside business hours"
             return False
-        seen.offline_message = page.inner_text(self.sel.offline_message).strip()
+        seen.offline_message = (await page.inner_text(self.sel.offline_message)).strip()
         return True

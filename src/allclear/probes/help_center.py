@@ -1,10 +1,12 @@
 """Help center probe: the home page (not the maintenance page), an article, search, and the custom
 domain's TLS certificate. Pages go through the browser, since help centers are often rendered
-client-side; the certificate is read with the standard library's ssl module.
+client-side; the certificate is read with the standard library's ssl module (in a worker thread, so
+the shared browser's other pages are not held up).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import ssl
@@ -14,11 +16,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote_plus, urlsplit
 
-from playwright.sync_api import Browser, Page
-from playwright.sync_api import Error as PlaywrightError
+from playwright.async_api import Browser, Page
+from playwright.async_api import Error as PlaywrightError
 
 from allclear.config import HelpCenterCheck, HelpCenterSite
-from allclear.probes.browser import StepFactory, failure_screenshot
+from allclear.probes.browser import failure_screenshot
+from allclear.probes.steps import Step, StepLog
 
 
 @dataclass
@@ -43,6 +46,7 @@ class HelpCenterObservation:
     failed_step: str = ""
     problem: str = ""
     evidence: list[Path] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
 
 
 def certificate_days_left(url: str, ca_file: str = "", timeout_s: float = 10.0) -> tuple[float | None, str]:
@@ -66,47 +70,55 @@ def certificate_days_left(url: str, ca_file: str = "", timeout_s: float = 10.0) 
 
 
 class HelpCenterVisit:
-    def __init__(self, browser: Browser, settings: HelpCenterCheck, evidence_dir: Path,
-                 step: StepFactory = lambda name: contextlib.nullcontext()):
-        self.browser, self.settings, self.evidence_dir, self.step = browser, settings, evidence_dir, step
+    def __init__(self, browser: Browser, settings: HelpCenterCheck, evidence_dir: Path):
+        self.browser, self.settings, self.evidence_dir = browser, settings, evidence_dir
 
-    def run(self, site: HelpCenterSite) -> HelpCenterObservation:
+    async def run(self, site: HelpCenterSite) -> HelpCenterObservation:
         seen = HelpCenterObservation(home=PageVisit(site.url))
+        steps = StepLog()
+        seen.steps = steps
         self.evidence_dir.mkdir(parents=True, exist_ok=True)
-        context = self.browser.new_context(ignore_https_errors=True)   # the certificate is checked on its own
+        context = await self.browser.new_context(ignore_https_errors=True)   # the certificate is checked on its own
         context.set_default_timeout(self.settings.page_timeout_s * 1000)
-        page = context.new_page()
-        steps = [("Home page loads", lambda: self._home(page, site, seen)),
-                 ("An article opens", lambda: self._article(page, site, seen)),
-                 *[(f"Search {query!r} returns results", lambda q=query: self._search(page, site, seen, q))
-                   for query in site.search_queries]]
+        page = await context.new_page()
+        walk = [("Home page loads", lambda: self._home(page, site, seen)),
+                ("An article opens", lambda: self._article(page, site, seen)),
+                *[(f"Search {query!r} returns results", lambda q=query: self._search(page, site, seen, q))
+                  for query in site.search_queries]]
+        finished = False
         try:
-            for name, action in steps:
-                with self.step(name):
-                    if not action():
+            for name, action in walk:
+                with steps(name) as step:
+                    if not await action():
+                        step.fail(seen.problem)
                         seen.failed_step = name
                         break
+            finished = True
         finally:
-            if seen.failed_step:
-                seen.evidence += failure_screenshot(page, self.evidence_dir)
-            context.close()
+            if seen.failed_step or not finished:      # not finished: cancelled at the run's deadline
+                seen.evidence += await failure_screenshot(page, self.evidence_dir)
+            with contextlib.suppress(PlaywrightError):
+                await context.close()
         if site.url.startswith("https://"):
-            with self.step("The certificate is valid long enough"):
-                seen.cert_days_left, seen.cert_problem = certificate_days_left(site.url, site.ca_file)
+            with steps("The certificate is valid long enough") as step:
+                seen.cert_days_left, seen.cert_problem = await asyncio.to_thread(
+                    certificate_days_left, site.url, site.ca_file, self.settings.page_timeout_s)
+                if seen.cert_problem:
+                    step.fail(seen.cert_problem)
         return seen
 
-    def _visit(self, page: Page, url: str) -> PageVisit:
+    async def _visit(self, page: Page, url: str) -> PageVisit:
         visit = PageVisit(url)
         started = time.monotonic()
         try:
-            response = page.goto(url, wait_until="load")
+            response = await page.goto(url, wait_until="load")
         except PlaywrightError as exc:
             visit.problem = f"{url} did not load: {str(exc).splitlines()[0]}"
             return visit
         visit.seconds = round(time.monotonic() - started, 3)
         visit.status = response.status if response else None
-        visit.title = page.title()
-        text = f"{visit.title} {page.inner_text('body')}".lower()
+        visit.title = await page.title()
+        text = f"{visit.title} {await page.inner_text('body')}".lower()
         visit.maintenance = any(phrase.lower() in text for phrase in self.settings.maintenance_phrases)
         if visit.maintenance:
             visit.problem = f"{url} shows the maintenance page (title {visit.title!r})"
@@ -114,35 +126,35 @@ class HelpCenterVisit:
             visit.problem = f"{url} answered HTTP {visit.status} (title {visit.title!r})"
         return visit
 
-    def _home(self, page: Page, site: HelpCenterSite, seen: HelpCenterObservation) -> bool:
-        seen.home = self._visit(page, site.url)
+    async def _home(self, page: Page, site: HelpCenterSite, seen: HelpCenterObservation) -> bool:
+        seen.home = await self._visit(page, site.url)
         if not seen.home.problem and site.expected_title.lower() not in seen.home.title.lower():
             seen.home.problem = f"the home page's title is {seen.home.title!r}, not {site.expected_title!r}"
         seen.problem = seen.home.problem
         return not seen.problem
 
-    def _article(self, page: Page, site: HelpCenterSite, seen: HelpCenterObservation) -> bool:
+    async def _article(self, page: Page, site: HelpCenterSite, seen: HelpCenterObservation) -> bool:
         link = page.locator(site.article_link).first
-        if page.locator(site.article_link).count() == 0:
+        if await page.locator(site.article_link).count() == 0:
             seen.problem = f"no article link ({site.article_link}) on the home page"
             return False
-        seen.article = self._visit(page, link.evaluate("a => a.href"))
+        seen.article = await self._visit(page, await link.evaluate("a => a.href"))
         if seen.article.problem:
             seen.problem = seen.article.problem
             return False
         body = page.locator(site.article_body)
-        seen.article_chars = len(body.first.inner_text().strip()) if body.count() else 0
+        seen.article_chars = len((await body.first.inner_text()).strip()) if await body.count() else 0
         if seen.article_chars < site.article_min_chars:
             seen.problem = (f"the article {seen.article.url} has {seen.article_chars} characters of content "
                             f"in {site.article_body} (at least {site.article_min_chars} expected)")
             return False
         return True
 
-    def _search(self, page: Page, site: HelpCenterSite, seen: HelpCenterObservation, query: str) -> bool:
+    async def _search(self, page: Page, site: HelpCenterSite, seen: HelpCenterObservation, query: str) -> bool:
         url = site.search_url.format(url=site.url.rstrip("/"), query=quote_plus(query))
-        visit = self._visit(page, url)
+        visit = await self._visit(page, url)
         seen.search_visits.append(visit)
-        seen.searches[query] = page.locator(site.search_result).count() if not visit.problem else 0
+        seen.searches[query] = await page.locator(site.search_result).count() if not visit.problem else 0
         if visit.problem:
             seen.problem = f"search {query!r}: {visit.problem}"
         elif seen.searches[query] == 0:

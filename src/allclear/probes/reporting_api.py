@@ -42,6 +42,12 @@ class ReportingApi:
         self.client = httpx.Client(base_url=api_base, auth=(user, token), timeout=timeout_s,
                                    transport=transport, headers={"Accept": "text/csv, application/json"})
 
+    def __enter__(self) -> ReportingApi:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         self.client.close()
 

@@ -13,6 +13,7 @@ KNOWN_FAULTS: dict[str, tuple[type | None, str]] = {
     "reports-503": (None, "the reporting API answers 503"),
     "reports-401": (None, "the reporting API rejects the API token"),
     "reports-slow": (float, "the reporting API answers after SECONDS"),
+    "reports-silent": (None, "the reporting API accepts connections and never answers"),
     "statuspage-in-progress": (None, "the status page still shows the maintenance in progress"),
     "voice-busy": (None, "every support line is busy"),
     "voice-no-answer": (None, "no support line answers"),
@@ -22,6 +23,7 @@ KNOWN_FAULTS: dict[str, tuple[type | None, str]] = {
     "mail-blackhole": (None, "the support mailbox never replies"),
     "mail-slow": (float, "the support mailbox replies after SECONDS"),
     "smtp-down": (None, "the SMTP server refuses connections"),
+    "smtp-silent": (None, "the SMTP server accepts connections and never says a word"),
     "imap-auth": (None, "the IMAP server refuses the probe mailbox's login"),
     "dns-mx-wrong": (None, "the support domain's MX points elsewhere"),
     "dns-nxdomain": (str, "NAME does not exist in the zone"),
@@ -30,6 +32,7 @@ KNOWN_FAULTS: dict[str, tuple[type | None, str]] = {
     "chat-script-404": (None, "the chat widget's script answers 404"),
     "chat-quick-actions-fail": (None, "the chat panel opens but its quick actions never load (503)"),
     "helpcenter-maintenance": (None, "every help-center page and the answers API show the maintenance page"),
+    "helpcenter-hangs": (None, "help-center pages start loading and never finish"),
     "helpcenter-search-broken": (None, "help-center search and the answers-search API answer 500"),
     "desk-down": (None, "the sandbox's ticket desk (PagerDuty, Zendesk, webhook stand-ins) answers 503"),
 }

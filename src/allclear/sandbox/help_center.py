@@ -8,6 +8,7 @@ Unlike the reporting API beside them under `/api/v1`, these need no credentials.
 
 from __future__ import annotations
 
+import asyncio
 import html as html_text
 from dataclasses import dataclass
 
@@ -89,6 +90,18 @@ def _in_maintenance(request: web.Request) -> web.Response | None:
     return None
 
 
+async def _never_finishes(request: web.Request) -> web.StreamResponse:
+    """`helpcenter-hangs`: the page starts (headers, the top of its HTML) and never finishes loading."""
+    response = web.StreamResponse(headers={"Content-Type": "text/html; charset=utf-8"})
+    await response.prepare(request)
+    await response.write(f"<!doctype html><html><head><title>{html_text.escape(TITLE)}</title></head>"
+                         "<body><p>Loading".encode())
+    while request.app[STATE].faults.active("helpcenter-hangs"):
+        await asyncio.sleep(0.25)
+    await response.write(b"</p></body></html>")
+    return response
+
+
 def _search(query: str) -> list[Article]:
     query = query.strip()
     return [article for article in ARTICLES.values() if query and article.matches(query)]
@@ -98,7 +111,9 @@ async def home_redirect(request: web.Request) -> web.Response:
     raise web.HTTPFound("/help/")
 
 
-async def home(request: web.Request) -> web.Response:
+async def home(request: web.Request) -> web.StreamResponse:
+    if request.app[STATE].faults.active("helpcenter-hangs"):
+        return await _never_finishes(request)
     if down := _in_maintenance(request):
         return down
     links = "".join(f'<li><a class="article-link" href="/help/articles/{a.id}">{html_text.escape(a.name)}</a></li>'
@@ -107,7 +122,9 @@ async def home(request: web.Request) -> web.Response:
     return _layout(TITLE, body)
 
 
-async def article_page(request: web.Request) -> web.Response:
+async def article_page(request: web.Request) -> web.StreamResponse:
+    if request.app[STATE].faults.active("helpcenter-hangs"):
+        return await _never_finishes(request)
     if down := _in_maintenance(request):
         return down
     article = ARTICLES.get(request.match_info["article_id"])
@@ -121,7 +138,9 @@ async def article_page(request: web.Request) -> web.Response:
     return _layout(f"{article.name} · {TITLE}", body)
 
 
-async def search_page(request: web.Request) -> web.Response:
+async def search_page(request: web.Request) -> web.StreamResponse:
+    if request.app[STATE].faults.active("helpcenter-hangs"):
+        return await _never_finishes(request)
     if down := _in_maintenance(request):
         return down
     query = request.query.get("q", "")

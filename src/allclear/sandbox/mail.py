@@ -6,7 +6,7 @@ submission server (AUTH with the probe's login) and the support address's MX; an
 answers each message to the support address after a short delay, as the platform's ticketing does,
 and drops the answer into the probe's INBOX on the IMAP server (pymap, see mail_imap.py).
 
-Faults are read live: `smtp-down` per connection, `mail-blackhole` and `mail-slow` per message,
+Faults are read live: `smtp-down` and `smtp-silent` per connection, `mail-blackhole` and `mail-slow` per message,
 `imap-auth` per login.
 """
 
@@ -51,6 +51,13 @@ class _ServiceUnavailable(asyncio.Protocol):
         assert isinstance(transport, asyncio.WriteTransport)
         transport.write(b"421 4.3.2 Service not available, closing transmission channel\r\n")
         transport.close()
+
+
+class _Silent(asyncio.Protocol):
+    """`smtp-silent`: accept the connection and never say a word (a wedged server, a stuck proxy)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport     # held open until the client gives up or the sandbox stops
 
 
 class MailSandbox:
@@ -107,6 +114,8 @@ class MailSandbox:
     def _smtp_protocol(self) -> asyncio.BaseProtocol:
         if self.faults.active("smtp-down"):
             return _ServiceUnavailable()
+        if self.faults.active("smtp-silent"):
+            return _Silent()
         session = _SmtpSession(self, hostname=f"mx.{self._domain}", ident="Sandbox ESMTP",
                                authenticator=self._authenticate, auth_require_tls=False,
                                loop=asyncio.get_running_loop())

@@ -30,6 +30,8 @@ def _error(status: int, attr: str, code: str, detail: str) -> web.Response:
 
 async def _guard(request: web.Request) -> web.Response | None:
     state = request.app[STATE]
+    while state.faults.active("reports-silent"):       # the request is read; no answer ever comes
+        await asyncio.sleep(0.25)
     if state.faults.active("reports-slow"):
         await asyncio.sleep(state.faults.arg("reports-slow"))
     if state.faults.active("reports-503"):

@@ -1,0 +1,126 @@
+"""The lanes probes run in: side by side, within limits, and never past the run's deadline.
+
+Overlap is shown with events (a probe that can only finish if another runs at the same time), not
+with timings.
+"""
+
+import asyncio
+import threading
+
+import pytest
+
+from allclear.lanes import BrowserLane, Lanes, RunDeadline, RunDeadlinePassed
+
+
+class FakeBrowser:
+    """Stands in for Chromium: the lane's scheduling does not depend on what the probe does."""
+
+
+async def no_browser():
+    return FakeBrowser()
+
+
+@pytest.fixture
+def lanes():
+    made = Lanes(RunDeadline(60), probes_at_once=4, browser=BrowserLane(launch=no_browser))
+    yield made
+    made.close()
+
+
+def test_blocking_probes_run_side_by_side(lanes):
+    first_started, second_started = threading.Event(), threading.Event()
+
+    def first():
+        first_started.set()
+        return second_started.wait(10)
+
+    def second():
+        second_started.set()
+        return first_started.wait(10)
+
+    jobs = [lanes.start_blocking("first", first, {}), lanes.start_blocking("second", second, {})]
+    assert [lanes.wait(job) for job in jobs] == [True, True]
+
+
+def test_a_serial_group_runs_one_at_a_time(lanes):
+    running, most = [], []
+    lock = threading.Lock()
+
+    def call(n):
+        with lock:
+            running.append(n)
+            most.append(len(running))
+        threading.Event().wait(0.05)
+        with lock:
+            running.remove(n)
+        return n
+
+    jobs = [lanes.start_blocking(f"report {n}", call, {"n": n}, serial="reporting_api") for n in range(4)]
+    assert [lanes.wait(job) for job in jobs] == [0, 1, 2, 3]
+    assert max(most) == 1
+
+
+def test_browser_probes_share_the_browser_and_a_pool_bounds_them(lanes):
+    running, most, seen_browsers = [0], [], set()
+
+    async def sign_in(browser, n):
+        seen_browsers.add(id(browser))
+        running[0] += 1
+        most.append(running[0])
+        await asyncio.sleep(0.02)
+        running[0] -= 1
+        return n
+
+    jobs = [lanes.start_browser(f"agent {n}", sign_in, {"n": n}, pool=("agents", 3)) for n in range(10)]
+    assert [lanes.wait(job) for job in jobs] == list(range(10))
+    assert max(most) == 3                       # bounded, and the bound was reached: they did overlap
+    assert len(seen_browsers) == 1
+
+
+def test_a_probe_errors_reaches_its_check_unchanged(lanes):
+    def broken():
+        raise ConnectionRefusedError("no one listening")
+
+    job = lanes.start_blocking("broken", broken, {})
+    with pytest.raises(ConnectionRefusedError, match="no one listening"):
+        lanes.wait(job)
+
+
+def test_past_the_deadline_waits_end_and_browser_probes_clean_up():
+    lanes = Lanes(RunDeadline(0.5), browser=BrowserLane(launch=no_browser))
+    cleaned_up, never = threading.Event(), threading.Event()
+
+    async def hangs(browser):
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            cleaned_up.set()                    # where a real probe takes its screenshot and keeps its trace
+
+    stuck = lanes.start_blocking("stuck", never.wait, {})
+    page = lanes.start_browser("page", hangs, {})
+    with pytest.raises(RunDeadlinePassed, match=r"deadline \(0.5 s\) passed"):
+        lanes.wait(page)
+    assert cleaned_up.is_set()
+    with pytest.raises(RunDeadlinePassed):
+        lanes.wait(stuck)                       # a stuck thread is abandoned, not waited for
+    lanes.close()
+
+
+def test_a_browser_that_cannot_start_fails_each_probe_after_one_try():
+    tries = []
+
+    async def cannot_launch():
+        tries.append(1)
+        raise RuntimeError("no Chromium")
+
+    lanes = Lanes(RunDeadline(30), browser=BrowserLane(launch=cannot_launch))
+
+    async def visit(browser):
+        return "never"
+
+    jobs = [lanes.start_browser(f"page {n}", visit, {}) for n in range(3)]
+    for job in jobs:
+        with pytest.raises(RuntimeError, match="no Chromium"):
+            lanes.wait(job)
+    assert len(tries) == 1
+    lanes.close()
