@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: setup go test sandbox clean
+.PHONY: setup go test bench sandbox clean
 .DEFAULT_GOAL := go
 
 setup: $(VENV)/.installed $(VENV)/.browser .tools/allure/.installed
@@ -25,8 +25,13 @@ go: setup
 	$(BIN)/pytest -m go $(ARGS)
 
 test: setup
-	$(BIN)/ruff check src tests checks
+	$(BIN)/ruff check src tests checks benchmarks
 	$(BIN)/pytest tests $(ARGS)
+
+# Time-to-verdict for 1, 10 and 50 agents, the slowest item alone, a sequential baseline, peak
+# memory; ARGS=--write records them in benchmarks/RESULTS.md. A few minutes; not part of make test.
+bench: setup
+	$(BIN)/python benchmarks/time_to_verdict.py $(ARGS)
 
 sandbox: setup
 	$(BIN)/allclear sandbox $(ARGS)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 import sys
 import tomllib
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +39,7 @@ class GoResult:
 
 def write_target(directory: Path, changes: dict | None = None, agents: int | None = None,
                  base: Path = SANDBOX_TOML) -> Path:
-    """A sandbox target derived from config/sandbox.toml, with some keys changed."""
+    """A sandbox target derived from config/sandbox.toml, with some keys changed (None: removed)."""
     raw = tomllib.loads(base.read_text())
     if agents is not None:
         raw["agents"] = raw["agents"][:agents]
@@ -46,10 +48,47 @@ def write_target(directory: Path, changes: dict | None = None, agents: int | Non
         table = raw
         for part in parents:
             table = table.setdefault(part, {})
-        table[last] = value
+        if value is None:
+            table.pop(last, None)
+        else:
+            table[last] = value
     path = directory / "target.toml"
     path.write_text(tomli_w.dumps(raw))
     return path
+
+
+def made_up_secrets(target: Path) -> dict[str, str]:
+    """A distinctive value for every secret the target names, to search the reports for."""
+    from allclear.config import read_sandbox_template
+
+    return {name: f"Zq8#secret-{n}-value" for n, name in enumerate(read_sandbox_template(target).secret_names())}
+
+
+def _needles(secret: str) -> list[bytes]:
+    """The secret as bytes, and as it would look inside base64 (at each of the three alignments)."""
+    raw = secret.encode()
+    needles = [raw]
+    for pad in range(3):
+        encoded = base64.b64encode(b"\0" * pad + raw).decode()
+        needles.append(encoded[(pad * 4 + 2) // 3 + 1:-3].encode())
+    return needles
+
+
+def find_leaks(reports: Path, secrets: dict[str, str], output: str = "") -> list[str]:
+    """Every place under reports/ (zip members included) and in the output where a secret shows."""
+    leaks = []
+    for path in sorted(reports.rglob("*")):
+        if not path.is_file():
+            continue
+        blobs = [(str(path), path.read_bytes())]
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                blobs += [(f"{path}!{name}", archive.read(name)) for name in archive.namelist()]
+        leaks += [f"{where}: {name}" for name, secret in secrets.items() for where, blob in blobs
+                  if any(needle in blob for needle in _needles(secret))]
+    leaks += [f"output: {name}" for name, secret in secrets.items()
+              if any(needle.decode() in output for needle in _needles(secret))]
+    return leaks
 
 
 @pytest.fixture

@@ -2,12 +2,10 @@
 healthy it says GO; each injected fault turns the right item red, with the right outcome and grade."""
 
 import json
-import zipfile
 
 import pytest
 
-from allclear.config import read_sandbox_template
-from tests.conftest import ROOT, write_target
+from tests.conftest import ROOT, find_leaks, made_up_secrets, write_target
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +69,7 @@ def test_login_500_fails_every_agent(run_go, tmp_path):
 
 def test_desktop_spinner_fails_with_evidence_and_no_password_anywhere(run_go, tmp_path):
     target = write_target(tmp_path, {"login.desktop_timeout_s": 2.0}, agents=2)
-    secrets = {name: f"Zq8#secret-{n}-value" for n, name in enumerate(read_sandbox_template(target).secret_names())}
+    secrets = made_up_secrets(target)
     # 2 agents, the API token, the Twilio token, the probe mailbox, the ticket desk's three sinks
     assert len(secrets) == 8
     # --escalate: what the desk received (reports/sandbox-desk.json) and ticket.md are searched too
@@ -82,17 +80,7 @@ def test_desktop_spinner_fails_with_evidence_and_no_password_anywhere(run_go, tm
     evidence = login["probes"][0]["evidence"]
     names = {path.rsplit("/", 1)[-1] for path in evidence}
     assert {"screenshot.png", "trace-before-sign-in.zip", "trace-after-sign-in.zip"} <= names
-    leaks = []
-    for path in result.reports.rglob("*"):
-        if not path.is_file():
-            continue
-        blobs = [path.read_bytes()]
-        if path.suffix == ".zip":
-            with zipfile.ZipFile(path) as archive:
-                blobs += [archive.read(name) for name in archive.namelist()]
-        leaks += [f"{path}: {name}" for name, secret in secrets.items()
-                  for blob in blobs if secret.encode() in blob]
-    assert not leaks, leaks
+    assert not find_leaks(result.reports, secrets, result.output)
     assert (result.reports / "allure-report" / "index.html").is_file(), result.output[-2000:]
     assert (result.reports / "sandbox-desk.json").is_file() and (result.reports / "ticket.md").is_file()
     assert secret_free(result.output, secrets)

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from allure_commons.model2 import StatusDetails, TestStepResult
 
 from allclear import __version__
 from allclear.config import Secrets
+from allclear.grading import ProbeResult
 from allclear.probes.steps import Step
 from allclear.verdict import RunVerdict
 
@@ -48,12 +50,17 @@ def finish_results(results_dir: Path, verdict: RunVerdict, secrets: Secrets) -> 
     if not results_dir.is_dir():
         return
     grade_of_title = {item.title: item.grade for item in verdict.items}
+    probes = {(item.title, probe.probe): probe for item in verdict.items for probe in item.probes}
     for result_file in results_dir.glob("*-result.json"):
         result = json.loads(result_file.read_text(encoding="utf-8"))
         labels = [label for label in result.get("labels", []) if label["name"] != "severity"]
         feature = next((label["value"] for label in labels if label["name"] == "feature"), None)
+        story = next((label["value"] for label in labels if label["name"] == "story"), None)
         if feature in grade_of_title:
             labels.append({"name": "severity", "value": SEVERITY_OF_GRADE[grade_of_title[feature]]})
+        probe = probes.get((feature, story))
+        if probe is not None:
+            _as_it_ran(result, labels, probe)
         result["labels"] = labels
         result_file.write_text(json.dumps(result), encoding="utf-8")
     environment = {
@@ -76,6 +83,22 @@ def finish_results(results_dir: Path, verdict: RunVerdict, secrets: Secrets) -> 
             text = path.read_text(encoding="utf-8", errors="replace")
             if any(secret in text for secret in secrets.values()):
                 path.write_text(secrets.redact(text), encoding="utf-8")
+
+
+def _as_it_ran(result: dict, labels: list[dict], probe: ProbeResult) -> None:
+    """The probe's own start and end (it ran in the background, before its test judged it), on the
+    lane it ran in, so the report's timeline shows the run as it happened; a retried probe is
+    flagged as such (Allure's flaky mark and a `retried` tag)."""
+    if probe.started_at:
+        start = int(datetime.fromisoformat(probe.started_at).timestamp() * 1000)
+        result["start"], result["stop"] = start, start + int(probe.seconds * 1000)
+        labels[:] = [label for label in labels if label["name"] != "thread"]
+        labels.append({"name": "thread", "value": f"{probe.item} probes"})
+    if probe.retried:
+        details = result.setdefault("statusDetails", {})
+        details["flaky"] = True
+        details["message"] = "\n".join([details.get("message") or probe.message, *probe.retried]).strip()
+        labels.append({"name": "tag", "value": "retried"})
 
 
 def _version(package: str) -> str:

@@ -385,6 +385,22 @@ class EscalationSection(Section):
         return names
 
 
+ItemName = Literal["login", "reporting_api", "status_page", "voice", "email", "dns", "chat_widget", "help_center"]
+
+
+class Retry(Section):
+    """Retries an item's probes may have: none unless asked for, and always shown as retried.
+
+    A probe that failed (or could not be verified) is tried again after `backoff_s`, up to `count`
+    more times, while `deadline_s` since its first try has not passed. Only its last try counts, so
+    a failure that persists stays a failure; a pass after a failed try is marked as retried.
+    """
+
+    count: Annotated[int, Field(ge=0, le=5)] = 0
+    backoff_s: Annotated[float, Field(ge=0)] = 5.0
+    deadline_s: Seconds = 120.0
+
+
 class RunSettings(Section):
     """How the run itself behaves: how long it may take, and how much it does at once."""
 
@@ -415,6 +431,7 @@ class Target(Section):
     help_center: HelpCenterCheck | None = None
     business_hours: BusinessHours | None = None
     run: RunSettings = RunSettings()
+    retries: dict[ItemName, Retry] = {}
     grading: Grading = Grading()
     escalation: EscalationSection = EscalationSection()
 
@@ -513,6 +530,8 @@ def resolve_secrets(target: Target, path: Path, environ: dict[str, str] | None =
 def _key(loc: tuple[Any, ...]) -> str:
     key = ""
     for part in loc:
+        if part == "[key]":         # pydantic's marker for "the key of this table is wrong"
+            continue
         key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
     return key or "(top level)"
 

@@ -34,6 +34,7 @@ class ProbeResult:
     finished_at: str = ""
     evidence: list[str] = field(default_factory=list)
     facts: dict[str, object] = field(default_factory=dict)
+    retried: list[str] = field(default_factory=list)    # what each earlier try met, when it was retried
 
 
 @dataclass

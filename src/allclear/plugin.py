@@ -70,13 +70,15 @@ class GoRun:
 
     # --- observations: started in the background, handed to their checks -----------------------
 
-    def start(self, item: pytest.Item, spec: Observation) -> Job:
+    def start(self, item: pytest.Item, spec: Observation, again: bool = False) -> Job:
         key = (item.nodeid, spec.name)
-        if key in self.jobs:
+        if key in self.jobs and not again:
             return self.jobs[key]
         params = getattr(getattr(item, "callspec", None), "params", {})
-        provided = {"target": self.target, "secrets": self.secrets,
-                    "evidence_dir": evidence_dir_of(item, self.reports_dir),
+        evidence_dir = evidence_dir_of(item, self.reports_dir)
+        if tries := len(item.stash.get(TRIES_KEY, [])):
+            evidence_dir = evidence_dir / f"try-{tries + 1}"          # an earlier try's evidence stays as it was
+        provided = {"target": self.target, "secrets": self.secrets, "evidence_dir": evidence_dir,
                     "email_window": EmailWindow(self.window_end, self.window_end_source, self.target.time_zone,
                                                 self.no_wait, self.progress.append, self.stopped)}
         kwargs = {name: params[name] if name in params else provided[name]
@@ -99,23 +101,53 @@ class GoRun:
             raise pytest.UsageError(f"unknown observation pool {pool!r}; known: {', '.join(sizes)}")
         return sizes[pool]
 
-    def observe(self, item: pytest.Item, spec: Observation) -> object:
+    def observe(self, item: pytest.Item, spec: Observation, again: bool = False) -> object:
         """The check's observation: wait for its probe (started at the run's start, or now when
-        run --sequential), printing background progress meanwhile, within the run's deadline."""
-        job = self.start(item, spec)
-        item.stash.setdefault(JOBS_KEY, []).append(job)
-        try:
-            seen = self.lanes.wait(job, on_tick=self.flush_progress)
-        except RunDeadlinePassed:
-            for path in sorted(evidence_dir_of(item, self.reports_dir).glob("*")):
-                attach_evidence(item, self.reports_dir, path)      # what the cancelled probe kept
-            raise
-        except NotYetDue as exc:
-            pytest.skip(str(exc))
-        finally:
-            self.flush_progress()
-        allure_report.replay_steps(getattr(seen, "steps", None) or [])
-        return seen
+        run --sequential), printing background progress meanwhile, within the run's deadline.
+        A probe that raised is tried again when the target's [retries] allow it."""
+        while True:
+            job = self.start(item, spec, again)
+            item.stash.setdefault(JOBS_KEY, []).append(job)
+            try:
+                seen = self.lanes.wait(job, on_tick=self.flush_progress)
+            except RunDeadlinePassed:
+                for path in sorted(p for p in evidence_dir_of(item, self.reports_dir).rglob("*") if p.is_file()):
+                    attach_evidence(item, self.reports_dir, path)      # what the cancelled probe kept
+                raise
+            except NotYetDue as exc:
+                pytest.skip(str(exc))
+            except Exception as exc:
+                if not self.try_again(item, exc):
+                    raise
+                again = True
+                continue
+            finally:
+                self.flush_progress()
+            allure_report.replay_steps(getattr(seen, "steps", None) or [])
+            return seen
+
+    def try_again(self, item: pytest.Item, error: BaseException) -> bool:
+        """Whether the probe gets another try (after its backoff, slept here); the try that failed
+        is kept in Allure and in verdict.json. Never past the item's retry deadline or the run's."""
+        retry = self.target.retries.get(item_key(item))
+        tries = item.stash.setdefault(TRIES_KEY, [])
+        if retry is None or len(tries) >= retry.count or isinstance(error, RunDeadlinePassed):
+            return False
+        first = next((job.started_at for job in item.stash.get(JOBS_KEY, []) if job.started_at), None)
+        elapsed = (datetime.now(timezone.utc) - first).total_seconds() if first else 0.0
+        if elapsed + retry.backoff_s > retry.deadline_s or self.lanes.deadline.left() <= retry.backoff_s:
+            return False
+        outcome, message = describe_error(error)
+        tries.append(f"try {len(tries) + 1} {outcome}: {self.secrets.redact(message)}")
+        allure.attach(f"{tries[-1]}\ntried again after {retry.backoff_s:g} s", name=f"Try {len(tries)}: {outcome}",
+                      attachment_type=allure.attachment_type.TEXT)
+        self.say(f"{item_key(item)}/{_probe_id(item)}: {tries[-1].splitlines()[0][:160]}; "
+                 f"trying again in {retry.backoff_s:g} s")
+        for key in (EVIDENCE_KEY, DEGRADED_KEY, FACTS_KEY):      # only the last try's count
+            if key in item.stash:
+                item.stash[key].clear()
+        self.stopped.wait(retry.backoff_s)
+        return True
 
     def flush_progress(self) -> None:
         while self.progress:
@@ -124,6 +156,7 @@ class GoRun:
 
 RUN_KEY = pytest.StashKey[GoRun]()
 JOBS_KEY = pytest.StashKey[list]()
+TRIES_KEY = pytest.StashKey[list]()
 EVIDENCE_KEY = pytest.StashKey[list]()
 DEGRADED_KEY = pytest.StashKey[list]()
 FACTS_KEY = pytest.StashKey[dict]()
@@ -441,6 +474,7 @@ def _probe_result(item: pytest.Item, report: pytest.TestReport, call: pytest.Cal
                          started_at=started.isoformat(timespec="milliseconds") if started else "",
                          finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                          degraded="; ".join(item.stash.get(DEGRADED_KEY, [])))
+    result.retried = list(item.stash.get(TRIES_KEY, []))
     if report.skipped:
         result.outcome = "skipped"
         result.message = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
@@ -449,16 +483,44 @@ def _probe_result(item: pytest.Item, report: pytest.TestReport, call: pytest.Cal
         error = call.excinfo.value if call.excinfo else None
         if report.when == "setup" and isinstance(error, AssertionError) and not isinstance(error, Unmet):
             error = ProbeError(f"the probe itself failed an assertion: {error}")
+        result.outcome, result.message = describe_error(error)
         if isinstance(error, Unmet):
-            result.outcome, result.expected, result.observed = "failed", error.expected, error.observed
-            result.message = str(error)
-        elif isinstance(error, AssertionError):
-            result.outcome, result.message = "failed", str(error).split("\nassert ")[0]
-        else:
-            result.outcome = "inconclusive"
-            kind = "" if isinstance(error, ProbeError) else f"{type(error).__name__}: "
-            result.message = f"could not verify: {kind}{error}"
+            result.expected, result.observed = error.expected, error.observed
+    elif result.retried:
+        result.message = f"passed on try {len(result.retried) + 1} ({result.retried[-1]})"
     return result
+
+
+def describe_error(error: BaseException | None) -> tuple[str, str]:
+    """(outcome, message): an unmet expectation is a failure of the target; anything else that
+    went wrong is our probe's, so the item could not be verified."""
+    if isinstance(error, Unmet):
+        return "failed", str(error)
+    if isinstance(error, AssertionError):
+        return "failed", str(error).split("\nassert ")[0]
+    kind = "" if isinstance(error, ProbeError) else f"{type(error).__name__}: "
+    return "inconclusive", f"could not verify: {kind}{error}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """A check whose expectation failed is tried again, its observations made afresh, when the
+    target's [retries] allow it for the item; otherwise pytest calls the check as usual."""
+    run = _run(pyfuncitem.config)
+    if run is None or run.target is None or not _is_go_item(pyfuncitem) \
+            or not run.target.retries.get(item_key(pyfuncitem)):
+        return None
+    names = pyfuncitem._fixtureinfo.argnames
+    while True:
+        try:
+            pyfuncitem.obj(**{name: pyfuncitem.funcargs[name] for name in names})
+            return True
+        except Exception as exc:
+            if not run.try_again(pyfuncitem, exc):
+                raise
+        for spec in observations_of(pyfuncitem):
+            if spec.name in pyfuncitem.funcargs:
+                pyfuncitem.funcargs[spec.name] = run.observe(pyfuncitem, spec, again=True)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

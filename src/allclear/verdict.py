@@ -82,7 +82,11 @@ class RunVerdict:
             or next((p for p in item.probes if p.degraded or p.outcome == "skipped"), None)
         if first:
             reason = first.message or first.degraded
-            line += f"\n    {first.probe}: {reason.splitlines()[0] if reason else first.outcome}"
+            tries = f" (after {len(first.retried) + 1} tries)" if first.retried else ""
+            line += f"\n    {first.probe}: {reason.splitlines()[0] if reason else first.outcome}{tries}"
+        for probe in item.probes:
+            if probe.retried and probe.outcome == "passed":
+                line += f"\n    {probe.probe}: {probe.message.splitlines()[0]}"
         return line
 
     def to_json(self) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -57,6 +58,31 @@ async def launch_chromium(playwright: Playwright) -> Browser:
         "`make setup`, or install one: `.venv/bin/playwright install chromium` or "
         "`sudo apt-get install chromium` (set ALLCLEAR_CHROMIUM to its path if it is elsewhere)"
     )
+
+
+NET_ERRORS = {
+    "ERR_CONNECTION_REFUSED": "connection refused (nothing listens there)",
+    "ERR_NAME_NOT_RESOLVED": "the host name does not resolve",
+    "ERR_INVALID_HTTP_RESPONSE": "the answer was not HTTP",
+    "ERR_EMPTY_RESPONSE": "the server hung up without answering",
+    "ERR_CONNECTION_RESET": "the connection was reset",
+    "ERR_CONNECTION_CLOSED": "the connection was closed",
+    "ERR_TIMED_OUT": "timed out",
+    "ERR_CERT_AUTHORITY_INVALID": "its TLS certificate is not trusted",
+    "ERR_CERT_DATE_INVALID": "its TLS certificate has expired (or is not yet valid)",
+    "ERR_CERT_COMMON_NAME_INVALID": "its TLS certificate is for another name",
+}
+
+
+def page_error(error: PlaywrightError) -> str:
+    """Playwright's message, first line, in words: `Page.goto: net::ERR_CONNECTION_REFUSED at URL`
+    becomes `connection refused (nothing listens there) [net::ERR_CONNECTION_REFUSED]`."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    text = re.sub(r"^\w+\.\w+: ", "", text)
+    code = re.search(r"net::(ERR_[A-Z_]+)", text)
+    if code and code.group(1) in NET_ERRORS:
+        return f"{NET_ERRORS[code.group(1)]} [net::{code.group(1)}]"
+    return text
 
 
 async def failure_screenshot(page: Page, evidence_dir: Path) -> list[Path]:
@@ -130,7 +156,7 @@ class AgentSession:
                     break
         except PlaywrightError as exc:
             seen.failed_step = seen.failed_step or name or "browser"
-            seen.problem = str(exc).splitlines()[0]
+            seen.problem = page_error(exc)
         finally:
             if seen.failed_step or not seen.logged_out:
                 await self._screenshot(page, seen)
@@ -152,7 +178,7 @@ class AgentSession:
         try:
             response = await page.goto(self.settings.url, wait_until="domcontentloaded")
         except PlaywrightError as exc:
-            seen.problem = f"the login page did not load: {str(exc).splitlines()[0]}"
+            seen.problem = f"the login page did not load: {page_error(exc)}"
             return False
         seen.login_page_status = response.status if response else None
         seen.login_page_title = await page.title()

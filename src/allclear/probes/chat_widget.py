@@ -16,7 +16,7 @@ from playwright.async_api import Browser, ConsoleMessage, Page, Response
 from playwright.async_api import Error as PlaywrightError
 
 from allclear.config import ChatWidgetCheck
-from allclear.probes.browser import failure_screenshot
+from allclear.probes.browser import failure_screenshot, page_error
 from allclear.probes.steps import Step, StepLog
 
 
@@ -82,7 +82,7 @@ class WidgetVisit:
             finished = True
         except PlaywrightError as exc:
             seen.failed_step = seen.failed_step or name
-            seen.problem = str(exc).splitlines()[0]
+            seen.problem = page_error(exc)
             finished = True
         finally:
             if seen.failed_step or not finished:     # not finished: cancelled at the run's deadline
@@ -106,7 +106,7 @@ class WidgetVisit:
         try:
             response = await page.goto(seen.page_url, wait_until="load", timeout=self.settings.load_timeout_s * 1000)
         except PlaywrightError as exc:
-            seen.problem = f"the page did not load: {str(exc).splitlines()[0]}"
+            seen.problem = f"the page did not load: {page_error(exc)}"
             return False
         seen.page_status = response.status if response else None
         if seen.page_status and seen.page_status >= 400:

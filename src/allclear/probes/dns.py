@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 
 import dns.exception
+import dns.message
+import dns.query
 import dns.resolver
 
 
@@ -60,10 +62,27 @@ def resolve(resolver: dns.resolver.Resolver, name: str, kind: str) -> DnsObserva
         seen.outcome, seen.problem = "no-answer", f"{name} exists but has no {kind} record"
     except dns.exception.Timeout:
         seen.outcome, seen.problem = "timeout", f"no answer from {where} within {resolver.lifetime:g} s"
+        if garbled := _answers_garbage(resolver, name, kind):
+            seen.outcome, seen.problem = "error", garbled
     except (dns.resolver.NoNameservers, dns.exception.DNSException) as exc:
         seen.outcome, seen.problem = "error", f"the resolver failed: {exc}"
     seen.seconds = round(time.monotonic() - started, 3)
     return seen
+
+
+def _answers_garbage(resolver: dns.resolver.Resolver, name: str, kind: str) -> str:
+    """After a timeout, ask the first nameserver once more, directly: the resolver waits out a reply
+    that is not DNS as if there were none, which sends whoever reads "timeout" to the wrong fix."""
+    if not resolver.nameservers:
+        return ""
+    server = str(resolver.nameservers[0])
+    try:
+        dns.query.udp(dns.message.make_query(name, kind), server, port=resolver.port, timeout=1.0)
+    except dns.exception.FormError as exc:
+        return f"{server}:{resolver.port} answered with something that is not a DNS message ({exc})"
+    except Exception:  # noqa: BLE001 - silent, or anything else: the timeout stands
+        return ""
+    return ""
 
 
 def missing_values(seen: DnsObservation, expected: list[str]) -> list[str]:

@@ -20,7 +20,7 @@ from playwright.async_api import Browser, Page
 from playwright.async_api import Error as PlaywrightError
 
 from allclear.config import HelpCenterCheck, HelpCenterSite
-from allclear.probes.browser import failure_screenshot
+from allclear.probes.browser import failure_screenshot, page_error
 from allclear.probes.steps import Step, StepLog
 
 
@@ -113,7 +113,7 @@ class HelpCenterVisit:
         try:
             response = await page.goto(url, wait_until="load")
         except PlaywrightError as exc:
-            visit.problem = f"{url} did not load: {str(exc).splitlines()[0]}"
+            visit.problem = f"{url} did not load: {page_error(exc)}"
             return visit
         visit.seconds = round(time.monotonic() - started, 3)
         visit.status = response.status if response else None

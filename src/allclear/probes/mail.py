@@ -24,7 +24,7 @@ import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from allclear.config import EmailCheck
-from allclear.probes.errors import ProbeError
+from allclear.probes.errors import ProbeError, one_line
 
 
 class ProbeMailboxError(ProbeError):
@@ -66,6 +66,26 @@ def _context(host: str) -> ssl.SSLContext:
     return context
 
 
+def _smtp_trouble(error: BaseException, timeout_s: float) -> str:
+    """smtplib's errors in words: its own messages are tuples and half-parsed lines."""
+    if isinstance(error, smtplib.SMTPConnectError) and error.smtp_code == -1:
+        said = error.smtp_error.decode("utf-8", "replace") if isinstance(error.smtp_error, bytes) else error.smtp_error
+        return f"it does not speak SMTP (its greeting, after the first 4 characters: {said.strip()[:60]!r})"
+    if isinstance(error, smtplib.SMTPResponseException):
+        said = error.smtp_error.decode("utf-8", "replace") if isinstance(error.smtp_error, bytes) else error.smtp_error
+        return f"it answered {error.smtp_code} {said.strip()[:120]}"
+    if isinstance(error, smtplib.SMTPServerDisconnected) and "timed out" in str(error):
+        return f"it accepted the connection but said nothing within {timeout_s:g} s"
+    return one_line(error)
+
+
+def _imap_trouble(error: BaseException) -> str:
+    text = one_line(error)
+    if "unexpected response" in text or "greeting" in text.lower() or "Unsupported IMAP" in text:
+        return f"it does not speak IMAP ({text[:120]})"
+    return text
+
+
 class ProbeMailbox:
     def __init__(self, settings: EmailCheck, smtp_password: str, imap_password: str,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
@@ -93,8 +113,8 @@ class ProbeMailbox:
         except smtplib.SMTPAuthenticationError as exc:
             raise ProbeMailboxError(f"the probe mailbox's SMTP server refused its login ({exc.smtp_code})") from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise ProbeMailboxError(
-                f"could not send through the probe mailbox's SMTP server {s.smtp_host}:{s.smtp_port}: {exc}") from None
+            raise ProbeMailboxError(f"could not send through the probe mailbox's SMTP server {s.smtp_host}:"
+                                    f"{s.smtp_port}: {_smtp_trouble(exc, s.connect_timeout_s)}") from None
         return SentProbe(token=token, message_id=message["Message-ID"], subject=message["Subject"],
                          sender=s.probe_address, recipient=s.support_address, sent_at=self.clock())
 
@@ -154,9 +174,9 @@ class ProbeMailbox:
             imap.login(s.imap_user, self._imap_password)
         except LoginError as exc:
             raise ProbeMailboxError(f"the probe mailbox's IMAP server refused its login: {exc}") from None
-        except (OSError, IMAPClientError) as exc:
+        except (OSError, IMAPClientError, imaplib.IMAP4.error) as exc:
             raise ProbeMailboxError(f"could not reach the probe mailbox over IMAP {s.imap_host}:{s.imap_port}: "
-                                    f"{exc or type(exc).__name__}") from None
+                                    f"{_imap_trouble(exc)}") from None
         try:
             yield imap
         finally:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from allclear.probes.errors import CredentialsRejected
+from allclear.probes.errors import CredentialsRejected, one_line
 
 REQUEST_ID_HEADERS = ("x-request-id", "x-amzn-requestid", "x-correlation-id", "cf-ray")
 
@@ -85,7 +85,7 @@ class ReportingApi:
             return seen, None
         except httpx.TransportError as exc:
             seen.seconds = round(time.monotonic() - started, 3)
-            seen.problem = f"could not connect: {exc}"
+            seen.problem = f"could not talk to {self.api_base}: {one_line(exc)}"
             return seen, None
         seen.seconds = round(time.monotonic() - started, 3)
         seen.status = response.status_code

@@ -11,6 +11,8 @@ from datetime import datetime
 
 import httpx
 
+from allclear.probes.errors import one_line
+
 
 @dataclass
 class Maintenance:
@@ -65,7 +67,7 @@ def read_status_page(url: str, timeout_s: float, transport: httpx.BaseTransport 
     except httpx.HTTPStatusError as exc:
         seen.problem = f"HTTP {exc.response.status_code} from {exc.request.url}"
     except httpx.HTTPError as exc:
-        seen.problem = f"could not read {url}: {exc or type(exc).__name__}"
+        seen.problem = f"could not read {url}: {one_line(exc)}"
     except (ValueError, KeyError, TypeError) as exc:
         seen.problem = f"not a Statuspage v2 answer from {url}: {exc!r}"
     return seen

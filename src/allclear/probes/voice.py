@@ -12,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
 from allclear.config import SupportLine, VoiceCheck
-from allclear.probes.errors import ProbeError
+from allclear.probes.errors import ProbeError, ServiceUnreachable, one_line
 from allclear.probes.twilio_client import RebasedHttpClient
 
 TWILIO_API = "https://api.twilio.com"
@@ -62,6 +63,14 @@ class SupportLineCall:
                 f'transcribe="true"/><Hangup/></Response>')
 
     def run(self, line: SupportLine) -> CallObservation:
+        """Twilio's API being out of reach is ours to fix (our account, our network): inconclusive."""
+        try:
+            return self._call(line)
+        except requests.RequestException as exc:
+            raise ServiceUnreachable(f"could not reach the Twilio API at {self.settings.api_base}: "
+                                     f"{one_line(exc)}") from None
+
+    def _call(self, line: SupportLine) -> CallObservation:
         s = self.settings
         seen = CallObservation(line=line.name or line.number, to=line.number, from_number=s.from_number)
         started = time.monotonic()

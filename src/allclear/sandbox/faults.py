@@ -11,6 +11,7 @@ KNOWN_FAULTS: dict[str, tuple[type | None, str]] = {
     "agents-locked": (int, "the first N configured agents are refused at login"),
     "desktop-spinner": (None, "the agent desktop never finishes loading"),
     "reports-503": (None, "the reporting API answers 503"),
+    "reports-flaky": (int, "the reporting API answers 503 to its first N requests, then recovers"),
     "reports-401": (None, "the reporting API rejects the API token"),
     "reports-slow": (float, "the reporting API answers after SECONDS"),
     "reports-silent": (None, "the reporting API accepts connections and never answers"),

@@ -49,6 +49,7 @@ class PlatformState:
     api_token: str = ""
     desktop_delay_ms: int = 400
     sessions: dict[str, str] = field(default_factory=dict)
+    api_requests: int = 0               # reporting API requests so far (for `reports-flaky`)
 
     def locked(self, email: str) -> bool:
         count = int(self.faults.arg("agents-locked"))

@@ -34,7 +34,8 @@ async def _guard(request: web.Request) -> web.Response | None:
         await asyncio.sleep(0.25)
     if state.faults.active("reports-slow"):
         await asyncio.sleep(state.faults.arg("reports-slow"))
-    if state.faults.active("reports-503"):
+    state.api_requests += 1
+    if state.faults.active("reports-503") or state.api_requests <= int(state.faults.arg("reports-flaky")):
         return web.json_response({"errors": [{"code": "unavailable", "detail": "Service Unavailable"}]},
                                  status=503)
     if not state.api_authorized(request):

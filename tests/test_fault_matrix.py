@@ -1,0 +1,81 @@
+"""The fault matrix: every sandbox fault, alone and in meaningful pairs, against the whole checklist.
+
+The expected outcomes live in tests/fault_matrix.md, a table people read: for each row, one full
+Go run with those faults must give exactly those item outcomes and that verdict. After every run,
+every file under reports/ (zip members included) and the run's output are searched for every
+secret of the target: one hit fails the row.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from allclear.sandbox.faults import KNOWN_FAULTS
+from tests.conftest import find_leaks, made_up_secrets, write_target
+
+MATRIX = Path(__file__).with_name("fault_matrix.md")
+ITEMS = ("login", "reporting_api", "status_page", "voice", "email", "dns", "chat_widget", "help_center")
+
+# Five agents and short timeouts, so that faults which wait something out (a desktop that never
+# loads, a line that never answers, a reply that never comes) do not make the matrix slow; none under
+# 6 s, so that a busy machine does not time out a healthy step. No business hours: the chat widget
+# is expected open whatever the time of day CI runs at. Page budgets wide: the matrix is about
+# faults, and a busy CI machine must not turn a page's load time into a P4 (latency has tests of
+# its own; the reporting API keeps its 3 s budget for `reports-slow`).
+MATRIX_TARGET = {
+    "business_hours": None,
+    "login.desktop_timeout_s": 6.0, "login.desktop_budget_s": 6.0,
+    "chat_widget.budget_s": 30.0, "help_center.budget_s": 30.0,
+    "reporting_api.timeout_s": 6.0,
+    "email.reply_deadline_s": 6.0, "email.connect_timeout_s": 6.0, "email.poll_interval_s": 1.0,
+    "voice.ring_timeout_s": 6, "voice.answer_deadline_s": 10.0,
+    "chat_widget.load_timeout_s": 6.0, "chat_widget.step_timeout_s": 6.0,
+    "help_center.page_timeout_s": 6.0,
+}
+
+
+def matrix_rows() -> list[tuple[list[str], dict[str, str], str]]:
+    """(faults, item -> expected cell, expected run) for each row of the table."""
+    rows = []
+    for line in MATRIX.read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if not line.startswith("|") or cells[0] in ("faults", "") or set(cells[0]) <= set("-: "):
+            continue
+        faults = [] if cells[0] == "(none)" else [f.strip("` ") for f in cells[0].split("+")]
+        assert len(cells) == len(ITEMS) + 2, f"fault_matrix.md: {line!r} has {len(cells)} cells"
+        rows.append((faults, dict(zip(ITEMS, cells[1:-1], strict=True)), cells[-1]))
+    return rows
+
+
+def cell_of(item: dict) -> str:
+    """An item's outcome the way the table writes it: `passed`, `passed P4`, `failed P2`, `inconclusive`."""
+    return f"{item['outcome']} {item['grade']}" if item["grade"] else item["outcome"]
+
+
+def run_of(verdict: dict) -> str:
+    return f"{verdict['verdict']} {verdict['grade']}" if verdict["grade"] else verdict["verdict"]
+
+
+def test_every_sandbox_fault_has_a_row_of_its_own():
+    alone = {re.sub(r":.*", "", faults[0]) for faults, _, _ in matrix_rows() if len(faults) == 1}
+    assert sorted(set(KNOWN_FAULTS) - alone) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("faults, expected, expected_run",
+                         [pytest.param(*row, id=" + ".join(row[0]) or "healthy") for row in matrix_rows()])
+def test_fault_matrix_row(run_go, tmp_path, faults, expected, expected_run):
+    target = write_target(tmp_path, MATRIX_TARGET, agents=5)
+    secrets = made_up_secrets(target)
+    result = run_go(*[arg for fault in faults for arg in ("--sandbox-fault", fault)], target=target, env=secrets)
+
+    observed = {key: cell_of(result.item(key)) for key in ITEMS}
+    assert (observed, run_of(result.verdict)) == (expected, expected_run), _why(result, observed, expected)
+    assert not find_leaks(result.reports, secrets, result.output)
+
+
+def _why(result, observed: dict, expected: dict) -> str:
+    wrong = [key for key in ITEMS if observed[key] != expected[key]]
+    lines = [f"{key}: {result.item(key)['probes'][0]['message'][:200]}" for key in wrong]
+    return "\n".join(lines) or result.output[-2000:]
