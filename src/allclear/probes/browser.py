@@ -130,7 +130,7 @@ class AgentSession:
         self.evidence_dir.mkdir(parents=True, exist_ok=True)
         context = await self.browser.new_context()
         context.set_default_timeout(self.settings.page_timeout_s * 1000)
-        await context.tracing.start(screenshots=True, snapshots=True)
+        await context.tracing.start(snapshots=True)
         page = await context.new_page()
         tracing = "before-sign-in"
         name = ""
@@ -145,7 +145,7 @@ class AgentSession:
                         await self._stop_trace(context, seen, tracing)
                         tracing = ""
                         ok = await action(page, seen, password)
-                        await context.tracing.start(screenshots=True, snapshots=True)
+                        await context.tracing.start(snapshots=True)
                         tracing = "after-sign-in"
                     else:
                         ok = await action(page, seen)
@@ -163,7 +163,7 @@ class AgentSession:
             if seen.signed_in and not seen.logged_out:
                 await self._log_out_quietly(page, seen)
             if tracing:
-                await self._stop_trace(context, seen, tracing)
+                await self._stop_trace(context, seen, tracing, keep=bool(seen.failed_step) or not seen.logged_out)
             with contextlib.suppress(PlaywrightError):
                 await context.close()
         if not seen.failed_step:
@@ -261,8 +261,12 @@ class AgentSession:
     async def _screenshot(self, page: Page, seen: LoginObservation) -> None:
         seen.evidence += await failure_screenshot(page, self.evidence_dir)
 
-    async def _stop_trace(self, context: BrowserContext, seen: LoginObservation, name: str) -> None:
+    async def _stop_trace(self, context: BrowserContext, seen: LoginObservation, name: str, keep: bool = True) -> None:
+        """A trace nothing went wrong in is dropped unwritten: writing it is a good part of an agent's cost."""
         path = self.evidence_dir / f"trace-{name}.zip"
         with contextlib.suppress(PlaywrightError):
+            if not keep:
+                await context.tracing.stop()
+                return
             await context.tracing.stop(path=path)
             seen.evidence.append(path)

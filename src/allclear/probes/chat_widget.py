@@ -52,7 +52,7 @@ class WidgetVisit:
         self.evidence_dir.mkdir(parents=True, exist_ok=True)
         context = await self.browser.new_context()
         context.set_default_timeout(self.settings.step_timeout_s * 1000)
-        await context.tracing.start(screenshots=True, snapshots=True)
+        await context.tracing.start(snapshots=True)
         page = await context.new_page()
         page.on("console", lambda message: self._console(seen, message))
         page.on("pageerror", lambda error: seen.console_errors.append(f"uncaught: {error}"))
