@@ -41,8 +41,9 @@ def test_a_bad_target_or_option_stops_the_run_with_one_line_saying_why(run_go, t
 
 @pytest.mark.slow
 def test_endpoints_that_answer_wrongly_each_get_a_one_line_reason(run_go, tmp_path):
-    """A closed port, a non-HTTP server where HTTP was expected, a web server where SMTP was,
-    and a DNS server that answers garbage: each item says which, in one line."""
+    """A closed port, a host name that does not resolve, a non-HTTP server where HTTP was expected,
+    a web server where SMTP was, and a DNS server that answers garbage: each item says which, in
+    one line."""
     with tcp_server_saying(SSH_BANNER) as ssh, tcp_server_saying(HTTP_ERROR) as web, \
             dns_server_answering_garbage() as garbage_dns:
         dead = closed_port()
@@ -55,9 +56,12 @@ def test_endpoints_that_answer_wrongly_each_get_a_one_line_reason(run_go, tmp_pa
             "email.smtp_port": web,
             "dns.port": garbage_dns, "dns.timeout_s": 2.0,
             "chat_widget.pages": [f"http://127.0.0.1:{dead}/website/"],
+            "help_center.sites": [{"name": "Help center", "url": "http://help.no-such-host.invalid/hc/",
+                                   "expected_title": "Help", "search_queries": ["password"]}],
         }, agents=2)
         result = run_go(target=target, checks=("test_login.py", "test_reporting_api.py", "test_status_page.py",
-                                                "test_voice.py", "test_email.py", "test_dns.py", "test_chat_widget.py"))
+                                                "test_voice.py", "test_email.py", "test_dns.py", "test_chat_widget.py",
+                                                "test_help_center.py"))
 
     reasons = {
         "login": ("failed", "the answer was not HTTP [net::ERR_INVALID_HTTP_RESPONSE]"),
@@ -68,6 +72,7 @@ def test_endpoints_that_answer_wrongly_each_get_a_one_line_reason(run_go, tmp_pa
         "email": ("inconclusive", f"SMTP server 127.0.0.1:{web}: it does not speak SMTP"),
         "dns": ("failed", f"127.0.0.1:{garbage_dns} answered with something that is not a DNS message"),
         "chat_widget": ("failed", "connection refused (nothing listens there) [net::ERR_CONNECTION_REFUSED]"),
+        "help_center": ("failed", "the host name does not resolve [net::ERR_NAME_NOT_RESOLVED]"),
     }
     for key, (outcome, reason) in reasons.items():
         item = result.item(key)
