@@ -11,6 +11,7 @@ import tomllib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 import tomli_w
@@ -65,9 +66,12 @@ def made_up_secrets(target: Path) -> dict[str, str]:
 
 
 def _needles(secret: str) -> list[bytes]:
-    """The secret as bytes, and as it would look inside base64 (at each of the three alignments)."""
+    """The secret as bytes; URL-encoded (a form post), JSON-escaped, and as it would look inside
+    base64 (at each of the three alignments)."""
     raw = secret.encode()
-    needles = [raw]
+    needles = list(dict.fromkeys([raw, quote(secret, safe="").encode(), quote_plus(secret).encode(),
+                                  json.dumps(secret, ensure_ascii=True)[1:-1].encode(),
+                                  "".join(f"\\u{ord(c):04x}" for c in secret).encode()]))
     for pad in range(3):
         encoded = base64.b64encode(b"\0" * pad + raw).decode()
         needles.append(encoded[(pad * 4 + 2) // 3 + 1:-3].encode())

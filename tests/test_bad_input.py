@@ -26,11 +26,12 @@ def written(tmp_path, text: str):
     (lambda d: write_target(d, {"retries.voicemail": {"count": 1}}), (), "retries.voicemail: Input should be 'login'"),
     (lambda d: write_target(d, {"email.smtp_port": "twenty-five"}), (), "email.smtp_port: Input should be a valid int"),
     (lambda d: write_target(d, {}), ("--deadline", "-3"), "--deadline must be a number of seconds above 0"),
+    (lambda d: write_target(d, {}), ("--deadline", "0"), "--deadline must be a number of seconds above 0, got 0"),
     (lambda d: write_target(d, {}), ("--deadline", "soon"), "--deadline: invalid float value: 'soon'"),
     (lambda d: write_target(d, {}), ("--window-end", "yesterday"), "--window-end: 'yesterday' is not an ISO 8601 time"),
     (lambda d: write_target(d, {}), ("--sandbox-fault", "agents-locked:many"), "needs a number"),
 ], ids=["malformed TOML", "wrong type", "unknown key", "unknown item", "port not a number", "deadline below 0",
-        "deadline not a number", "window end not a time", "fault argument not a number"])
+        "deadline 0", "deadline not a number", "window end not a time", "fault argument not a number"])
 def test_a_bad_target_or_option_stops_the_run_with_one_line_saying_why(run_go, tmp_path, make_target, args, reason):
     result = run_go(*args, target=make_target(tmp_path), checks=("test_dns.py",))
 

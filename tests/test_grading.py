@@ -72,3 +72,16 @@ def test_verdicts():
     assert verdict([go, unsure]) == "INCONCLUSIVE"
     assert verdict([skipped]) == "INCONCLUSIVE"  # nothing verified
     assert run_grade([go, stale]) == "P4"
+
+
+def test_a_last_try_that_could_not_verify_does_not_undo_an_earlier_failure():
+    from allclear.expect import Unmet
+    from allclear.lanes import RunDeadlinePassed
+    from allclear.plugin import judge_tries
+
+    busy = Unmet("+14155550100 answered", "the call ended busy")
+    error, outcome, message = judge_tries(RunDeadlinePassed("the run's deadline (60 s) passed"), (1, busy))
+    assert (error, outcome) == (busy, "failed")
+    assert message.startswith("expected +14155550100 answered; observed the call ended busy (try 1; the last try")
+    assert "deadline (60 s) passed" in message
+    assert judge_tries(RunDeadlinePassed("late"), None)[1] == "inconclusive"

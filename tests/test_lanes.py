@@ -124,3 +124,75 @@ def test_a_browser_that_cannot_start_fails_each_probe_after_one_try():
             lanes.wait(job)
     assert len(tries) == 1
     lanes.close()
+
+
+def test_a_probe_still_queued_at_the_deadline_never_starts():
+    lanes = Lanes(RunDeadline(0.5), probes_at_once=1, browser=BrowserLane(launch=no_browser))
+    release, ran = threading.Event(), threading.Event()
+    busy = lanes.start_blocking("busy", release.wait, {})
+    queued = lanes.start_blocking("email", ran.set, {})          # would send an email
+    with pytest.raises(RunDeadlinePassed, match="still waiting for its turn"):
+        lanes.wait(queued)
+    assert lanes.stopped.is_set()
+    release.set()
+    busy.done.wait(5)
+    queued.done.wait(1)
+    assert not ran.is_set()
+    lanes.close()
+
+
+def test_the_deadline_stops_the_run_even_when_no_check_is_waiting():
+    lanes = Lanes(RunDeadline(0.2))
+    assert lanes.stopped.wait(5)
+    lanes.close()
+
+
+def test_probes_queued_in_a_serial_group_hold_no_slot(lanes):
+    """Reporting API calls go one at a time; the ones waiting their turn must not starve DNS."""
+    first_in, release = threading.Event(), threading.Event()
+
+    def slow_report():
+        first_in.set()
+        return release.wait(10)
+
+    reports = [lanes.start_blocking(f"report {n}", slow_report, {}, serial="reporting_api") for n in range(6)]
+    assert first_in.wait(5)
+    dns = lanes.start_blocking("dns", lambda: "answered", {})
+    assert lanes.wait(dns) == "answered"          # 4 slots, 6 reports queued: DNS still gets one
+    release.set()
+    assert all(lanes.wait(job) for job in reports)
+
+
+def test_a_probe_waiting_on_purpose_gives_its_slot_back():
+    lanes = Lanes(RunDeadline(30), probes_at_once=1)
+    window_open, other_done = threading.Event(), threading.Event()
+
+    def email():
+        with lanes.idle():                          # what EmailWindow.wait does while it counts down
+            window_open.wait(10)
+        return other_done.is_set()
+
+    waiting = lanes.start_blocking("email", email, {})
+    other = lanes.start_blocking("dns", other_done.set, {})
+    lanes.wait(other)
+    window_open.set()
+    assert lanes.wait(waiting) is True
+    lanes.close()
+
+
+def test_only_checks_that_may_be_skipped_wait_to_be_started(tmp_path):
+    """Everything else starts when the run starts; a check marked skip/skipif/xfail starts, if at
+    all, when pytest runs it (so a skipped check never sends an email)."""
+    from allclear.plugin import _maybe_skipped
+
+    class Node:
+        def __init__(self, *marks):
+            self.marks = marks
+
+        def iter_markers(self, name):
+            return iter([mark for mark in self.marks if mark == name])
+
+    assert not _maybe_skipped(Node())
+    assert not _maybe_skipped(Node("go", "parametrize"))
+    assert _maybe_skipped(Node("go", "skipif"))
+    assert _maybe_skipped(Node("xfail"))

@@ -392,8 +392,9 @@ class Retry(Section):
     """Retries an item's probes may have: none unless asked for, and always shown as retried.
 
     A probe that failed (or could not be verified) is tried again after `backoff_s`, up to `count`
-    more times, while `deadline_s` since its first try has not passed. Only its last try counts, so
-    a failure that persists stays a failure; a pass after a failed try is marked as retried.
+    more times; a new try starts only within `deadline_s` of the first. Only its last try counts,
+    so a failure that persists stays a failure (and a last try that could not verify does not undo
+    an earlier failure); a pass after a failed try is marked as retried.
     """
 
     count: Annotated[int, Field(ge=0, le=5)] = 0

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -29,7 +29,7 @@ from typing import Any
 
 from allclear.probes.errors import ProbeError
 
-CLEANUP_GRACE_S = 15.0      # how long cancelled browser probes get to save their evidence
+CLEANUP_GRACE_S = 30.0      # how long cancelled browser probes get to keep evidence and log out
 HEAD_START_S = 5.0          # how long a probe started `after` others waits for them at most
 
 
@@ -156,15 +156,26 @@ class BrowserLane:
 
 
 class Lanes:
-    """Starts probes in their lanes and hands each check its observation, within the run's deadline."""
+    """Starts probes in their lanes and hands each check its observation, within the run's deadline.
 
-    def __init__(self, deadline: RunDeadline, probes_at_once: int = 8, browser: BrowserLane | None = None):
+    `stopped` is set when the deadline passes (by a timer, whether or not a check is waiting then)
+    or when the run ends: a probe still queued then never starts, and probes that wait on purpose
+    (the email window) give up, so nothing is sent or called after the run.
+    """
+
+    def __init__(self, deadline: RunDeadline, probes_at_once: int = 8, browser: BrowserLane | None = None,
+                 stopped: threading.Event | None = None):
         self.deadline = deadline
+        self.stopped = stopped or threading.Event()
         self._slots = threading.BoundedSemaphore(probes_at_once)
         self._serial: dict[str, threading.Lock] = {}
         self._browser = browser
+        self._held = threading.local()       # the slot the current thread's probe holds
         self.jobs: list[Job] = []
         self.deadline_passed = False
+        self._timer = threading.Timer(deadline.left(), self.stopped.set)
+        self._timer.daemon = True
+        self._timer.start()
 
     @property
     def browser_lane(self) -> BrowserLane:
@@ -180,16 +191,22 @@ class Lanes:
 
     def start_blocking(self, name: str, probe: Callable[..., Any], kwargs: dict[str, Any],
                        serial: str | None = None) -> Job:
+        """A daemon thread for the probe. It waits for its `serial` group first and only then for a
+        slot, so probes queued behind one another never hold slots others could use."""
         job = Job(name, "thread")
         self.jobs.append(job)
         lock = self._serial.setdefault(serial, threading.Lock()) if serial else None
 
         def run() -> None:
             try:
-                with self._slots, (lock or contextlib.nullcontext()):
+                with (lock or contextlib.nullcontext()), self._slots:
                     if not job.future.set_running_or_notify_cancel():
+                        return                      # cancelled while queued (the deadline passed)
+                    if self.stopped.is_set():
+                        job.future.set_exception(RunDeadlinePassed("the run had stopped before this probe's turn"))
                         return
                     job._start()
+                    self._held.slot = True
                     try:
                         result = probe(**kwargs)
                     except BaseException as exc:  # noqa: BLE001 - handed to the check (pytest.skip included)
@@ -199,10 +216,23 @@ class Lanes:
                         job._finish()
                         job.future.set_result(result)
             finally:
+                self._held.slot = False
                 job.done.set()
 
         threading.Thread(target=run, name=f"allclear-{name}", daemon=True).start()
         return job
+
+    @contextlib.contextmanager
+    def idle(self) -> Iterator[None]:
+        """For a probe that waits on purpose (the email window): its slot goes back meanwhile."""
+        if not getattr(self._held, "slot", False):
+            yield
+            return
+        self._slots.release()
+        try:
+            yield
+        finally:
+            self._slots.acquire()
 
     def wait(self, job: Job, on_tick: Callable[[], None] = lambda: None, tick_s: float = 1.0) -> Any:
         """The job's result (or its exception); `RunDeadlinePassed` once the run's deadline is gone."""
@@ -217,20 +247,26 @@ class Lanes:
             except CancelledError:
                 pass        # cancelled at the deadline by an earlier wait
             self.deadline_passed = True
+            self.stopped.set()
             self.cancel_unfinished()
             ran = f"it had run {job.seconds:g} s" if job.started_at else "it was still waiting for its turn"
             raise RunDeadlinePassed(f"the run's deadline ({self.deadline.seconds:g} s) passed before this "
                                     f"probe finished ({ran})")
 
     def cancel_unfinished(self) -> None:
-        """Cancel every unfinished browser probe and give them a moment to keep their evidence."""
-        unfinished = [job for job in self.jobs if job.lane == "browser" and not job.future.done()]
-        for job in unfinished:
-            job.future.cancel()
+        """Cancel every probe not yet finished: queued ones never start; running browser probes are
+        cancelled and given a moment to keep their evidence and log their agent out (stuck
+        threads cannot be cancelled: they are abandoned)."""
+        self.stopped.set()
+        for job in self.jobs:
+            if not job.future.done():
+                job.future.cancel()         # a thread job only if it has not started
+        unfinished = [job for job in self.jobs if job.lane == "browser" and not job.done.is_set()]
         until = time.monotonic() + CLEANUP_GRACE_S
         for job in unfinished:
             job.done.wait(max(0.0, until - time.monotonic()))
 
     def close(self) -> None:
+        self._timer.cancel()
         if self._browser is not None:
             self._browser.close()

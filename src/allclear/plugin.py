@@ -62,6 +62,7 @@ class GoRun:
     stopped: threading.Event = field(default_factory=threading.Event)
     no_wait: bool = False
     say: object = print
+    evidence_dirs: dict[str, Path] = field(default_factory=dict)     # nodeid -> its latest try's
 
     def set_window_end(self, moment: datetime, source: str) -> None:
         """Earlier sources win: the command line, then the target file, then the status page."""
@@ -78,9 +79,10 @@ class GoRun:
         evidence_dir = evidence_dir_of(item, self.reports_dir)
         if tries := len(item.stash.get(TRIES_KEY, [])):
             evidence_dir = evidence_dir / f"try-{tries + 1}"          # an earlier try's evidence stays as it was
+        self.evidence_dirs[item.nodeid] = evidence_dir
         provided = {"target": self.target, "secrets": self.secrets, "evidence_dir": evidence_dir,
                     "email_window": EmailWindow(self.window_end, self.window_end_source, self.target.time_zone,
-                                                self.no_wait, self.progress.append, self.stopped)}
+                                                self.no_wait, self.progress.append, self.stopped, self.lanes.idle)}
         kwargs = {name: params[name] if name in params else provided[name]
                   for name in spec.arguments if name != "browser"}
         name = f"{item_key(item)}/{_probe_id(item)}"
@@ -111,7 +113,8 @@ class GoRun:
             try:
                 seen = self.lanes.wait(job, on_tick=self.flush_progress)
             except RunDeadlinePassed:
-                for path in sorted(p for p in evidence_dir_of(item, self.reports_dir).rglob("*") if p.is_file()):
+                folder = self.evidence_dirs.get(item.nodeid, evidence_dir_of(item, self.reports_dir))
+                for path in sorted(p for p in folder.glob("*") if p.is_file()):
                     attach_evidence(item, self.reports_dir, path)      # what the cancelled probe kept
                 raise
             except NotYetDue as exc:
@@ -138,6 +141,8 @@ class GoRun:
         if elapsed + retry.backoff_s > retry.deadline_s or self.lanes.deadline.left() <= retry.backoff_s:
             return False
         outcome, message = describe_error(error)
+        if outcome == "failed":
+            item.stash[FAILED_TRY_KEY] = (len(tries) + 1, error)
         tries.append(f"try {len(tries) + 1} {outcome}: {self.secrets.redact(message)}")
         allure.attach(f"{tries[-1]}\ntried again after {retry.backoff_s:g} s", name=f"Try {len(tries)}: {outcome}",
                       attachment_type=allure.attachment_type.TEXT)
@@ -157,6 +162,7 @@ class GoRun:
 RUN_KEY = pytest.StashKey[GoRun]()
 JOBS_KEY = pytest.StashKey[list]()
 TRIES_KEY = pytest.StashKey[list]()
+FAILED_TRY_KEY = pytest.StashKey[tuple]()
 EVIDENCE_KEY = pytest.StashKey[list]()
 DEGRADED_KEY = pytest.StashKey[list]()
 FACTS_KEY = pytest.StashKey[dict]()
@@ -244,14 +250,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             run.sandbox.stop()
         raise pytest.UsageError(str(exc)) from None
     run.faults = run.sandbox.state.faults.describe() if run.sandbox else []
-    _prepare_lanes(config, run)
+    if not config.option.collectonly:           # listing the checks must not read or send anything
+        _prepare_lanes(config, run)
 
 
 def _prepare_lanes(config: pytest.Config, run: GoRun) -> None:
-    deadline_s = config.getoption("--deadline") or run.target.run.deadline_s
-    if deadline_s <= 0:
+    deadline_s = config.getoption("--deadline")
+    if deadline_s is None:
+        deadline_s = run.target.run.deadline_s
+    elif deadline_s <= 0:
         raise pytest.UsageError(f"--deadline must be a number of seconds above 0, got {deadline_s:g}")
-    run.lanes = Lanes(RunDeadline(deadline_s), run.target.run.probes_at_once)
+    run.lanes = Lanes(RunDeadline(deadline_s), run.target.run.probes_at_once, stopped=run.stopped)
     run.no_wait = config.getoption("--no-wait")
     run.say = _terminal_line(config)
     email = run.target.email
@@ -338,11 +347,17 @@ def pytest_runtestloop(session: pytest.Session):
     run = _run(session.config)
     if (run is not None and run.lanes is not None and not session.config.option.collectonly
             and not session.config.getoption("--sequential")):
-        starts = [(node, spec) for node in session.items if _is_go_item(node) and not node.get_closest_marker("skip")
+        starts = [(node, spec) for node in session.items if _is_go_item(node) and not _maybe_skipped(node)
                   for spec in observations_of(node)]
         for node, spec in sorted(starts, key=lambda start: start[1].pool == "agents"):
             run.start(node, spec)
     return (yield)
+
+
+def _maybe_skipped(node: pytest.Item) -> bool:
+    """Checks that may be skipped are not started ahead: their probes start (if at all) when pytest
+    runs them, so a skipped check never sends an email or places a call."""
+    return any(next(node.iter_markers(name), None) is not None for name in ("skip", "skipif", "xfail"))
 
 
 def item_key(node: pytest.Item) -> str:
@@ -483,12 +498,24 @@ def _probe_result(item: pytest.Item, report: pytest.TestReport, call: pytest.Cal
         error = call.excinfo.value if call.excinfo else None
         if report.when == "setup" and isinstance(error, AssertionError) and not isinstance(error, Unmet):
             error = ProbeError(f"the probe itself failed an assertion: {error}")
-        result.outcome, result.message = describe_error(error)
+        error, result.outcome, result.message = judge_tries(error, item.stash.get(FAILED_TRY_KEY, None))
         if isinstance(error, Unmet):
             result.expected, result.observed = error.expected, error.observed
     elif result.retried:
         result.message = f"passed on try {len(result.retried) + 1} ({result.retried[-1]})"
     return result
+
+
+def judge_tries(error: BaseException | None, failed_try: tuple[int, BaseException] | None,
+                ) -> tuple[BaseException | None, str, str]:
+    """(the error that decides, outcome, message) for a probe's last try. A last try that could not
+    verify does not undo what an earlier try saw fail: the failure stands, with both said."""
+    outcome, message = describe_error(error)
+    if outcome == "inconclusive" and failed_try is not None:
+        number, failure = failed_try
+        outcome, failed_message = describe_error(failure)
+        return failure, outcome, f"{failed_message} (try {number}; the last try {message})"
+    return error, outcome, message
 
 
 def describe_error(error: BaseException | None) -> tuple[str, str]:
@@ -527,11 +554,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = _run(session.config)
     if run is None or run.target is None:
         return
+    if session.config.option.collectonly:
+        if run.sandbox:
+            run.sandbox.stop()
+        return
     run.stopped.set()
-    if run.lanes:
-        run.lanes.cancel_unfinished()       # interrupted runs: browser probes keep their evidence
-        run.lanes.close()
     try:
+        if run.lanes:
+            run.lanes.cancel_unfinished()   # an interrupted run: browser probes keep their evidence
+            run.lanes.close()
         for node in session.items:
             if _is_go_item(node) and node.nodeid not in run.results:
                 run.titles.setdefault(item_key(node), _title(node))

@@ -9,8 +9,10 @@ scheduled smoke run, there is nothing to wait for.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -50,29 +52,33 @@ class NotYetDue(Exception):
 class EmailWindow:
     """The wait before the test email: until the window end plus the vendor's delay.
 
-    It runs in the email probe's own thread, beside the rest of the checklist; its countdown goes to
-    `say` (the terminal), and it gives up as soon as `stopped` is set (the run's deadline passed),
-    so no probe email goes out after the run is over.
+    It runs in the email probe's own thread, beside the rest of the checklist, giving back its
+    probe slot meanwhile (`idle`); its countdown goes to `say` (the terminal). It gives up as soon
+    as `stopped` is set (the run's deadline passed, or the run ended), and says so even when the
+    wait is over: no probe email goes out after the run.
     """
 
     def __init__(self, window_end: datetime | None, source: str, time_zone: str, no_wait: bool,
-                 say: Callable[[str], None], stopped: threading.Event):
+                 say: Callable[[str], None], stopped: threading.Event,
+                 idle: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext):
         self.window_end, self.source, self.time_zone = window_end, source, time_zone
-        self.no_wait, self.say, self.stopped = no_wait, say, stopped
+        self.no_wait, self.say, self.stopped, self.idle = no_wait, say, stopped, idle
 
     def wait(self, delay_minutes: float) -> datetime | None:
         due = email_due_at(self.window_end, delay_minutes)
-        if due is None or due <= datetime.now(timezone.utc):
-            return due
-        local_due = due.astimezone(ZoneInfo(self.time_zone))
-        why = f"window end {self.window_end:%H:%M:%S %Z} ({self.source}) + {delay_minutes:g} min"
-        if self.no_wait:
-            raise NotYetDue(f"not yet due: the email may be sent from {local_due:%Y-%m-%d %H:%M:%S %Z} ({why})")
-        self.say(f"email: waiting until {local_due:%H:%M:%S %Z} to send ({why})")
-        while (left := (due - datetime.now(timezone.utc)).total_seconds()) > 0:
-            self.say(f"email: sending in {countdown_text(left)}")
-            if self.stopped.wait(min(left, 30 if left > 120 else 10 if left > 20 else 2)):
-                raise TimeoutError("the run stopped before the email was due; nothing was sent")
+        if due is not None and due > datetime.now(timezone.utc):
+            local_due = due.astimezone(ZoneInfo(self.time_zone))
+            why = f"window end {self.window_end:%H:%M:%S %Z} ({self.source}) + {delay_minutes:g} min"
+            if self.no_wait:
+                raise NotYetDue(f"not yet due: the email may be sent from {local_due:%Y-%m-%d %H:%M:%S %Z} ({why})")
+            self.say(f"email: waiting until {local_due:%H:%M:%S %Z} to send ({why})")
+            with self.idle():
+                while (left := (due - datetime.now(timezone.utc)).total_seconds()) > 0:
+                    self.say(f"email: sending in {countdown_text(left)}")
+                    if self.stopped.wait(min(left, 30 if left > 120 else 10 if left > 20 else 2)):
+                        break
+        if self.stopped.is_set():
+            raise TimeoutError("the run stopped before the email could be sent; nothing was sent")
         return due
 
 

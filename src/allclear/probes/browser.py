@@ -120,6 +120,7 @@ class AgentSession:
     def __init__(self, browser: Browser, settings: LoginCheck, evidence_dir: Path):
         self.browser, self.settings, self.evidence_dir = browser, settings, evidence_dir
         self.selectors = settings.selectors
+        self._submitted = False
 
     async def run(self, email: str, password: str) -> LoginObservation:
         """Cancelled (the run's deadline passed), it still takes its screenshot, logs the agent out
@@ -158,12 +159,13 @@ class AgentSession:
             seen.failed_step = seen.failed_step or name or "browser"
             seen.problem = page_error(exc)
         finally:
-            if seen.failed_step or not seen.logged_out:
+            troubled = bool(seen.failed_step) or not seen.logged_out      # failed, or cancelled at the deadline
+            if troubled:
                 await self._screenshot(page, seen)
-            if seen.signed_in and not seen.logged_out:
-                await self._log_out_quietly(page, seen)
+            if (seen.signed_in or self._submitted and not seen.refusal) and not seen.logged_out:
+                await self._log_out_quietly(page, seen)     # a session may exist even if we never saw it
             if tracing:
-                await self._stop_trace(context, seen, tracing, keep=bool(seen.failed_step) or not seen.logged_out)
+                await self._stop_trace(context, seen, tracing, keep=troubled)
             with contextlib.suppress(PlaywrightError):
                 await context.close()
         if not seen.failed_step:
@@ -196,7 +198,7 @@ class AgentSession:
 
     async def _sign_in(self, page: Page, seen: LoginObservation, password: str) -> bool:
         await page.fill(self.selectors.password, password)
-        self._submitted_at = time.monotonic()
+        self._submitted, self._submitted_at = True, time.monotonic()
         async with page.expect_navigation(wait_until="domcontentloaded") as navigation:
             await page.click(self.selectors.submit)
         response = await navigation.value
