@@ -92,3 +92,14 @@ def test_an_imap_server_that_is_not_imap_is_named_as_such(run_go, tmp_path):
     assert email["outcome"] == "inconclusive"
     assert f"could not reach the probe mailbox over IMAP 127.0.0.1:{web}: " in email["probes"][0]["message"]
     assert "\n" not in email["probes"][0]["message"]
+
+
+def test_listing_the_checks_reads_and_sends_nothing(run_go, tmp_path):
+    """`--collect-only`: the checks are listed (one per agent), and no verdict is written and
+    nothing is escalated, not even as a dry run."""
+    result = run_go("--collect-only", "-q", target=write_target(tmp_path, {}, agents=3))
+
+    assert result.exit_code == 0, result.output[-2000:]
+    assert "test_agent_logs_in_and_sets_status[agent03@sandbox.allclear.test]" in result.output
+    assert not (result.reports / "verdict.json").exists()
+    assert not (result.reports / "escalations").exists()

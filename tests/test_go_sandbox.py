@@ -29,6 +29,15 @@ def test_healthy_sandbox_is_go_with_html_report(run_go):
     assert "target=sandbox" in environment and "window.end=" in environment
     labels = [label for f in results.glob("*-result.json") for label in json.loads(f.read_text())["labels"]]
     assert {"name": "epic", "value": "Go checklist"} in labels
+    # Probes ran in the background: their steps are replayed into each test, and each result spans
+    # the probe's own run on its item's lane (what the report's timeline shows).
+    logins = [r for r in map(lambda f: json.loads(f.read_text()), results.glob("*-result.json"))
+              if {"name": "thread", "value": "login probes"} in r["labels"]]
+    assert len(logins) == 10
+    assert [step["name"] for step in logins[0]["steps"]][:3] == [
+        "Open the login page", "Agent signs in", "Agent desktop loads"]
+    assert all(step["status"] == "passed" and step["stop"] >= step["start"] for step in logins[0]["steps"])
+    assert logins[0]["start"] <= logins[0]["steps"][0]["start"]
     assert {"name": "severity", "value": "trivial"} in labels
     assert "Maintenance page still up" in (results / "categories.json").read_text()
 
