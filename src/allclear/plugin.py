@@ -14,6 +14,7 @@ import re
 import shutil
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -61,7 +62,7 @@ class GoRun:
     progress: deque = field(default_factory=deque)      # lines for the terminal from background probes
     stopped: threading.Event = field(default_factory=threading.Event)
     no_wait: bool = False
-    say: object = print
+    say: Callable[[str], None] = print            # a line to the terminal, between pytest's own output
     evidence_dirs: dict[str, Path] = field(default_factory=dict)     # nodeid -> its latest try's
 
     def set_window_end(self, moment: datetime, source: str) -> None:
@@ -218,7 +219,7 @@ def pytest_configure(config: pytest.Config) -> None:
     reports_dir = Path(config.getoption("--reports-dir"))
     if not reports_dir.is_absolute():
         reports_dir = config.invocation_params.dir / reports_dir
-    config.stash[RUN_KEY] = GoRun(reports_dir=reports_dir)
+    config.stash[RUN_KEY] = GoRun(reports_dir=reports_dir, say=_terminal_line(config))
     shutil.rmtree(reports_dir / "evidence", ignore_errors=True)
     if not config.option.allure_report_dir:
         config.option.allure_report_dir = str(reports_dir / "allure-results")
@@ -262,7 +263,6 @@ def _prepare_lanes(config: pytest.Config, run: GoRun) -> None:
         raise pytest.UsageError(f"--deadline must be a number of seconds above 0, got {deadline_s:g}")
     run.lanes = Lanes(RunDeadline(deadline_s), run.target.run.probes_at_once, stopped=run.stopped)
     run.no_wait = config.getoption("--no-wait")
-    run.say = _terminal_line(config)
     email = run.target.email
     if email is None or not email.enabled:
         return
@@ -282,11 +282,10 @@ def _prepare_lanes(config: pytest.Config, run: GoRun) -> None:
                 "--deadline (or [run] deadline_s) more time, or run with --no-wait")
 
 
-def _terminal_line(config: pytest.Config):
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    capture = config.pluginmanager.get_plugin("capturemanager")
-
+def _terminal_line(config: pytest.Config) -> Callable[[str], None]:
     def say(line: str) -> None:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        capture = config.pluginmanager.get_plugin("capturemanager")
         if reporter is None:
             return
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
@@ -581,7 +580,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if not session.config.getoption("--no-html-report"):
             run.verdict.html_report, run.html_note = allure_report.build_html_report(
                 results_dir, run.reports_dir, run.target.name)
-        run.verdict.escalation = _escalate(session.config, run).to_json()
+        run.verdict.escalation = _escalate(run).to_json()
         run.verdict.write(run.reports_dir, run.secrets)
         if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = run.verdict.exit_code
@@ -590,14 +589,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             run.sandbox.stop()
 
 
-def _escalate(config: pytest.Config, run: GoRun) -> EscalationReport:
+def _escalate(run: GoRun) -> EscalationReport:
     """Escalate while the sandbox (and its ticket desk) is still up; a crash here is reported, not lost."""
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-
     def progress(line: str) -> None:
-        if reporter and line.endswith("…"):
-            reporter.ensure_newline()
-            reporter.write_line(run.secrets.redact(line))
+        if line.endswith("…"):
+            run.say(run.secrets.redact(line))
 
     html = Path(run.verdict.html_report) if run.verdict.html_report else None
     try:
