@@ -1,4 +1,4 @@
-"""The chat widget is there and usable when business hours say it should be.
+"""The chat widget is there and usable (in business hours).
 
 On each website page that embeds it: the widget's script loads; within business hours the launcher
 shows, the panel opens, quick actions and FAQ search answer (not throttled to 0%, search and quick

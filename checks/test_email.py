@@ -19,19 +19,24 @@ def round_trip(target, secrets, email_window):
     email = target.email
     if email is None or not email.enabled:
         pytest.skip("the email item is switched off in the target")
-    email_window.wait(email.delay_after_window_min)
+    due = email_window.wait(email.delay_after_window_min)
     mailbox = ProbeMailbox(email, secrets[email.smtp_password_env], secrets[email.imap_password_env])
     sent = mailbox.send()
-    return sent, mailbox.await_reply(sent)
+    return due, sent, mailbox.await_reply(sent)
 
 
-def test_email_round_trips(round_trip, target, attach_observation, record_fact):
+def test_email_round_trips(round_trip, target, attach_observation, record_fact, record_moment):
     email = target.email
-    sent, reply = round_trip
+    due, sent, reply = round_trip
     record_fact("message_id", sent.message_id)
     record_fact("sent_at", sent.sent_at.isoformat(timespec="seconds"))
+    if due:
+        record_moment(f"email due (window end + {email.delay_after_window_min:g} min)", due)
+    record_moment(f"email sent to {email.support_address}", sent.sent_at)
     seen = attach_observation(reply)
     record_fact("round_trip_s", seen.round_trip_s)
+    if seen.reply_at:
+        record_moment(f"reply received from {email.support_address} ({seen.round_trip_s:g} s)", seen.reply_at)
 
     expect(seen.reply_found, f"a reply from {email.support_address} within {email.reply_deadline_s:g} s",
            seen.problem)

@@ -106,8 +106,8 @@ def run_go(tmp_path):
             command.append(f"--target={target}")
         if not html:
             command.append("--no-html-report")
-        environment = {k: v for k, v in os.environ.items()
-                       if not k.startswith(("ALLCLEAR_TARGET", "ALLCLEAR_SANDBOX_"))}
+        environment = {k: v for k, v in os.environ.items()    # nor into CI's own step summary
+                       if not k.startswith(("ALLCLEAR_TARGET", "ALLCLEAR_SANDBOX_", "GITHUB_STEP_SUMMARY"))}
         environment.update(env or {})
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=environment)
         return GoResult(done.returncode, done.stdout + done.stderr, reports)

@@ -10,8 +10,10 @@ from tests.conftest import ROOT, find_leaks, made_up_secrets, write_target
 pytestmark = pytest.mark.slow
 
 
-def test_healthy_sandbox_is_go_with_html_report(run_go):
-    result = run_go(html=True)
+def test_healthy_sandbox_is_go_with_html_report(run_go, tmp_path):
+    step_summary = tmp_path / "step-summary.md"
+    step_summary.write_text("## an earlier step\n")
+    result = run_go(html=True, env={"GITHUB_STEP_SUMMARY": str(step_summary)})
     assert result.exit_code == 0, result.output[-3000:]
     verdict = result.verdict
     assert verdict["verdict"] == "GO" and verdict["grade"] is None
@@ -23,7 +25,19 @@ def test_healthy_sandbox_is_go_with_html_report(run_go):
     assert "Go checklist: GO" in result.output and "HTML report:" in result.output
     report = result.reports / "allure-report" / "index.html"
     assert report.is_file() and report.stat().st_size > 100_000
-    assert "| Every agent can log in and set a status | passed | 0/10 |" in (result.reports / "summary.md").read_text()
+    summary = (result.reports / "summary.md").read_text()
+    assert "| ✔ Every agent can log in and set a status | passed | 0/10 |" in summary
+    # The terminal: a line per item as it finished, the table, where the report is, the verdict last.
+    lines = result.output.splitlines()
+    assert lines[-1] == "GO on sandbox: 8 passed (8 items), exit 0"
+    assert sum(line.startswith("✔ ") for line in lines) == 2 * 8        # 8 item lines, then 8 table rows
+    assert any(line.startswith("HTML report: ") and "index.html" in line for line in lines)
+    assert not any(line.startswith("checks/test_") for line in lines)    # no pytest dots per probe
+    # In GitHub Actions the summary is added to the step summary (after what was there).
+    assert step_summary.read_text() == "## an earlier step\n" + summary + "\n"
+    timeline = summary.split("## Timeline")[1]
+    assert timeline.index("maintenance window ended") < timeline.index("run started") \
+        < timeline.index("email sent to support@") < timeline.index("reply received") < timeline.index("run finished")
     results = result.reports / "allure-results"
     environment = (results / "environment.properties").read_text()
     assert "target=sandbox" in environment and "window.end=" in environment

@@ -2,11 +2,13 @@
 open its login page in a browser, switch faults on and off while it runs, point other tools at it.
 `allclear escalate reports/verdict.json` offers a finished run's verdict to the escalation sinks
 again (after a sink was down, or to send what a dry run wrote down).
+`allclear watch --target T` waits for the maintenance window to end, then runs the Go checklist.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -27,7 +29,10 @@ from allclear.escalation import escalate
 from allclear.sandbox import KNOWN_FAULTS, FaultError, Sandbox, parse_fault
 from allclear.verdict import EXIT_ESCALATION_FAILED, RunVerdict
 
-DEFAULT_SANDBOX_TARGET = Path(__file__).resolve().parents[2] / "config" / "sandbox.toml"
+PROJECT = Path(__file__).resolve().parents[2]
+DEFAULT_SANDBOX_TARGET = PROJECT / "config" / "sandbox.toml"
+EXIT_BAD_INPUT = 4          # as pytest's usage errors: `allclear watch` exits as the Go run does
+EXIT_STOPPED_WAITING = 130  # Ctrl-C before the window ended: nothing was checked
 
 
 def fault_list() -> str:
@@ -134,6 +139,100 @@ def run_escalate(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_watch(args: argparse.Namespace) -> int:
+    """Wait for the window to end, then run the Go checklist; exit as `pytest -m go` does."""
+    from datetime import datetime, timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    import pytest
+    from rich.console import Console
+    from rich.live import Live
+
+    from allclear.live import ChecklistPanel, WaitingPanel
+    from allclear.target import load_target
+    from allclear.watch import MaintenanceWatch
+
+    console = Console(highlight=False)
+    path = Path(args.target or os.environ.get("ALLCLEAR_TARGET") or DEFAULT_SANDBOX_TARGET)
+    reports_dir = Path(args.reports_dir)
+    try:
+        target, _, sandbox = load_target(path, args.sandbox_fault, desk_file=reports_dir / "sandbox-desk.json")
+    except (ConfigError, FaultError) as exc:
+        print(f"allclear watch: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        interval = args.interval if args.interval is not None else target.watch.interval_s
+        deadline = args.deadline if args.deadline is not None else target.watch.deadline_s
+        watch = MaintenanceWatch(target, interval, deadline)
+    except ConfigError as exc:
+        print(f"allclear watch: {exc}", file=sys.stderr)
+        if sandbox:
+            sandbox.stop()
+        return EXIT_BAD_INPUT
+    zone = ZoneInfo(target.time_zone)
+    gives_up = datetime.now(timezone.utc) + timedelta(seconds=deadline)
+    if sandbox:
+        console.print(f"sandbox up at {sandbox.url}, faults: {', '.join(sandbox.state.faults.describe()) or 'none'}")
+        console.print(f"  end its maintenance: curl -X POST {sandbox.url}/_sandbox/faults -d '{{\"faults\": []}}'")
+    watched = [f"the login page ({target.login.url})" if target.login and target.login.enabled else "",
+               f"the status page ({target.status_page.url})" if target.status_page and target.status_page.enabled
+               else ""]
+    console.print(f"watching {' and '.join(w for w in watched if w)} every {interval:g} s, "
+                  f"until {gives_up.astimezone(zone):%Y-%m-%d %H:%M:%S %Z}")
+    waiting = WaitingPanel(target, interval, gives_up)
+    said: list[str] = []
+
+    def on_look(look) -> None:
+        waiting.saw(look)
+        now_saying = [f"login page: {look.login_text()}", f"status page: {look.status_text(zone)}"]
+        if now_saying != said:            # a line when what the platform shows changes, not every poll
+            console.print(f"{look.at.astimezone(zone):%H:%M:%S}  " + "; ".join(now_saying))
+            said[:] = now_saying
+
+    live = console.is_terminal and not args.no_live
+    try:
+        with Live(waiting, console=console, refresh_per_second=2, transient=True) if live \
+                else contextlib.nullcontext():
+            end = watch.wait_for_the_end(on_look)
+    except KeyboardInterrupt:
+        end = None
+    if end is None:
+        if sandbox:
+            sandbox.stop()
+        console.print("stopped watching before the window ended: nothing was checked")
+        return EXIT_STOPPED_WAITING
+    if end.ended:
+        console.print(f"[bold green]window over[/] at {end.at.astimezone(zone):%H:%M:%S %Z} ({end.source}), "
+                      f"after {end.looks} look(s): running the Go checklist")
+    else:
+        console.print(f"[bold red]the maintenance did not end[/] by {end.at.astimezone(zone):%H:%M:%S %Z}: running "
+                      "the Go checklist anyway (what still shows maintenance will fail)")
+    argv = ["-m", "go", f"--rootdir={PROJECT}", "-c", str(PROJECT / "pyproject.toml"), str(PROJECT / "checks"),
+            f"--target={path.resolve()}", f"--window-end={end.at.isoformat()}", f"--window-end-source={end.source}",
+            f"--reports-dir={reports_dir.resolve()}", "-W", "ignore::pytest.PytestAssertRewriteWarning",
+            *args.pytest_args]
+    if args.email_delay is not None:
+        argv.append(f"--email-delay={args.email_delay:g}")
+    panel = ChecklistPanel(sandbox)
+    try:
+        if live:
+            argv.append("--capture=no")   # the panel is drawn on the real terminal, never into a capture
+            with Live(panel, console=console, refresh_per_second=2, transient=True, redirect_stdout=True,
+                      redirect_stderr=True):
+                code = pytest.main(argv, plugins=[panel])
+        else:
+            code = pytest.main(argv, plugins=[panel])
+    finally:
+        if sandbox:
+            sandbox.stop()
+    verdict_path = reports_dir / "verdict.json"
+    if code == pytest.ExitCode.INTERRUPTED and verdict_path.is_file():
+        verdict = json.loads(verdict_path.read_text(encoding="utf-8"))
+        console.print(f"interrupted: partial verdict {verdict['headline']} in {verdict_path}")
+        return int(verdict["exit_code"])
+    return int(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="allclear", description="Post-maintenance Go checklist for "
                                      "contact-center platforms. Run the checklist itself with `pytest -m go`.")
@@ -151,9 +250,35 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("--target", help="target file (default: the one the run used, as verdict.json records)")
     again.add_argument("--dry-run", action="store_true", help="write what would be sent instead of sending it")
     again.add_argument("--reports-dir", help="where the escalation state and ticket live (default: beside the verdict)")
+    watch = commands.add_parser(
+        "watch", help="wait for the maintenance window to end, then run the Go checklist",
+        description="Polls the login page and the status page until the maintenance is over, records that "
+                    "moment as the window end, then runs the Go checklist (`pytest -m go`) with the email "
+                    "scheduled at window end + delay. Exits as the Go run does: 0 GO, 1 NO-GO, 2 INCONCLUSIVE, "
+                    "4 bad input, 6 an escalation failed; 130 when stopped before the window ended.",
+        epilog="Arguments after -- go to pytest, e.g. -- --escalate. Rehearse with the sandbox: "
+               "allclear watch --sandbox-fault maintenance-for:60 --interval 5")
+    watch.add_argument("--target", help=f"target TOML file (default: $ALLCLEAR_TARGET, else the sandbox, "
+                                        f"{DEFAULT_SANDBOX_TARGET.relative_to(PROJECT)})")
+    watch.add_argument("--interval", type=float, metavar="SECONDS",
+                       help="seconds between looks (default: the target's [watch] interval_s, 30)")
+    watch.add_argument("--deadline", type=float, metavar="SECONDS",
+                       help="stop waiting after SECONDS and run the checklist anyway (default: [watch] "
+                            "deadline_s, 6 hours)")
+    watch.add_argument("--email-delay", type=float, metavar="MINUTES",
+                       help="minutes between the window end and the test email (default: the target's "
+                            "[email] delay_after_window_min, 15)")
+    watch.add_argument("--sandbox-fault", action="append", default=[], metavar="NAME[:ARG]",
+                       help="sandbox target only: a fault on from the start, e.g. maintenance-for:60 (repeatable)")
+    watch.add_argument("--reports-dir", default="reports", help="where results and reports go (default: reports)")
+    watch.add_argument("--no-live", action="store_true", help="plain lines only, even on a terminal")
+    watch.add_argument("pytest_args", nargs="*", metavar="-- PYTEST ARGS",
+                       help="passed to the Go run, e.g. --escalate, --no-html-report")
     args = parser.parse_args(argv)
     if args.command == "escalate":
         return run_escalate(args)
+    if args.command == "watch":
+        return run_watch(args)
     return run_sandbox(args)
 
 

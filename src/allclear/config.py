@@ -410,6 +410,13 @@ class RunSettings(Section):
     probes_at_once: Annotated[int, Field(ge=1, le=64)] = 8     # API, DNS, voice and mail probes at once
 
 
+class WatchSettings(Section):
+    """`allclear watch`: how often it looks at the platform during the window, and for how long."""
+
+    interval_s: Annotated[float, Field(gt=0, le=3600)] = 30.0   # also --interval; the checklist starts within one
+    deadline_s: Seconds = 21600.0       # not over after this long: run the checklist anyway (also --deadline)
+
+
 class SandboxSection(Section):
     """Present only in a sandbox target: start the embedded platform and point the checks at it."""
 
@@ -432,6 +439,7 @@ class Target(Section):
     help_center: HelpCenterCheck | None = None
     business_hours: BusinessHours | None = None
     run: RunSettings = RunSettings()
+    watch: WatchSettings = WatchSettings()
     retries: dict[ItemName, Retry] = {}
     grading: Grading = Grading()
     escalation: EscalationSection = EscalationSection()

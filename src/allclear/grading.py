@@ -10,6 +10,7 @@ Inconclusive probes never raise a grade: they cannot say anything about the targ
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from allclear.config import Grading
 
@@ -35,6 +36,7 @@ class ProbeResult:
     evidence: list[str] = field(default_factory=list)
     facts: dict[str, object] = field(default_factory=dict)
     retried: list[str] = field(default_factory=list)    # what each earlier try met, when it was retried
+    moments: list[list[str]] = field(default_factory=list)  # [ISO time, what happened]: the run's timeline
 
 
 @dataclass
@@ -83,9 +85,19 @@ def summarize_item(item: str, title: str, probes: list[ProbeResult], grading: Gr
     return ItemResult(
         item=item, title=title, outcome=item_outcome(probes),
         grade=grade_item(item, failed, len(ran), degraded, grading) if ran else None,
-        probes_run=len(ran), probes_failed=failed, probes=probes,
-        seconds=round(sum(p.seconds for p in probes), 2),
+        probes_run=len(ran), probes_failed=failed, probes=probes, seconds=item_seconds(probes),
     )
+
+
+def item_seconds(probes: list[ProbeResult]) -> float:
+    """How long the item took on the clock: its probes run side by side, so from the first one's
+    start to the last one's end (their sum when the probes did not say when they started)."""
+    spans = [(datetime.fromisoformat(p.started_at), p.seconds) for p in probes if p.started_at]
+    if len(spans) < len(probes) or not spans:
+        return round(sum(p.seconds for p in probes), 2)
+    first = min(start for start, _ in spans)
+    last = max(start + timedelta(seconds=seconds) for start, seconds in spans)
+    return round((last - first).total_seconds(), 2)
 
 
 def run_grade(items: list[ItemResult]) -> str | None:

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import allure
 import pytest
 
-from allclear import allure_report
+from allclear import allure_report, terminal
 from allclear.checklist import Observation, observations_of
 from allclear.config import ConfigError, Secrets, Target
 from allclear.escalation import Delivery, EscalationReport, escalate, resolve_mode
@@ -47,6 +47,7 @@ class GoRun:
     target: Target | None = None
     secrets: Secrets = field(default_factory=lambda: Secrets({}))
     sandbox: Sandbox | None = None
+    owns_sandbox: bool = True                       # False: `allclear watch` started it, and stops it
     faults: list[str] = field(default_factory=list)
     window_end: datetime | None = None
     window_end_source: str = "none given"
@@ -64,6 +65,10 @@ class GoRun:
     no_wait: bool = False
     say: Callable[[str], None] = print            # a line to the terminal, between pytest's own output
     evidence_dirs: dict[str, Path] = field(default_factory=dict)     # nodeid -> its latest try's
+    unfinished: dict[str, set[str]] = field(default_factory=dict)    # item -> nodeids not yet judged
+    planned: dict[str, list[str]] = field(default_factory=dict)       # item -> its nodeids, in order
+    go_nodeids: set[str] = field(default_factory=set)
+    show: Callable[[object], None] = print        # a rich renderable to the terminal, as `say` does lines
 
     def set_window_end(self, moment: datetime, source: str) -> None:
         """Earlier sources win: the command line, then the target file, then the status page."""
@@ -149,7 +154,7 @@ class GoRun:
                       attachment_type=allure.attachment_type.TEXT)
         self.say(f"{item_key(item)}/{_probe_id(item)}: {tries[-1].splitlines()[0][:160]}; "
                  f"trying again in {retry.backoff_s:g} s")
-        for key in (EVIDENCE_KEY, DEGRADED_KEY, FACTS_KEY):      # only the last try's count
+        for key in (EVIDENCE_KEY, DEGRADED_KEY, FACTS_KEY, MOMENTS_KEY):      # only the last try's count
             if key in item.stash:
                 item.stash[key].clear()
         self.stopped.wait(retry.backoff_s)
@@ -167,6 +172,7 @@ FAILED_TRY_KEY = pytest.StashKey[tuple]()
 EVIDENCE_KEY = pytest.StashKey[list]()
 DEGRADED_KEY = pytest.StashKey[list]()
 FACTS_KEY = pytest.StashKey[dict]()
+MOMENTS_KEY = pytest.StashKey[list]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -177,6 +183,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="switch a sandbox fault on for this run (repeatable)")
     group.addoption("--window-end", default=None, metavar="ISO8601",
                     help="when the maintenance window ended, with its UTC offset")
+    group.addoption("--window-end-source", default="--window-end", metavar="TEXT",
+                    help="what told the window end, for the report (allclear watch says what it saw)")
+    group.addoption("--email-delay", type=float, default=None, metavar="MINUTES",
+                    help="send the email this long after the window end, not the target's delay_after_window_min "
+                         "(0: at once, as scheduled smoke runs do)")
     group.addoption("--deadline", type=float, default=None, metavar="SECONDS",
                     help="stop the run after SECONDS: unfinished items are inconclusive (default: the target's "
                          "[run] deadline_s, 1800)")
@@ -219,7 +230,9 @@ def pytest_configure(config: pytest.Config) -> None:
     reports_dir = Path(config.getoption("--reports-dir"))
     if not reports_dir.is_absolute():
         reports_dir = config.invocation_params.dir / reports_dir
-    config.stash[RUN_KEY] = GoRun(reports_dir=reports_dir, say=_terminal_line(config))
+    say = _terminal_line(config)
+    config.stash[RUN_KEY] = GoRun(reports_dir=reports_dir, say=say, show=lambda thing: say(_render(config, thing)))
+    _quiet_pytest(config)
     shutil.rmtree(reports_dir / "evidence", ignore_errors=True)
     if not config.option.allure_report_dir:
         config.option.allure_report_dir = str(reports_dir / "allure-results")
@@ -231,15 +244,31 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if run is None:
         return
     config = session.config
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and config.option.verbose <= 0:
+        reporter.showfspath = False          # no "checks/test_login.py" line: the item's own line follows
     path = Path(config.getoption("--target") or config.rootpath / DEFAULT_TARGET)
     run.target_file = str(path.resolve())
     try:
+        running = next((plugin.allclear_sandbox for plugin in config.pluginmanager.get_plugins()
+                        if getattr(plugin, "allclear_sandbox", None)), None)
         run.target, run.secrets, run.sandbox = load_target(path, config.getoption("--sandbox-fault"),
-                                                           desk_file=run.reports_dir / "sandbox-desk.json")
+                                                           desk_file=run.reports_dir / "sandbox-desk.json",
+                                                           running=running)
+        if running is not None:
+            run.sandbox, run.owns_sandbox = running, False
         window_end = config.getoption("--window-end")
         if window_end:
-            run.set_window_end(_parse_moment(window_end), "--window-end")
+            run.set_window_end(_parse_moment(window_end), config.getoption("--window-end-source"))
+        delay = config.getoption("--email-delay")
+        if delay is not None and run.target.email is not None:
+            if delay < 0:
+                raise ConfigError(f"--email-delay must be 0 or more minutes, got {delay:g}")
+            email = run.target.email.model_copy(update={"delay_after_window_min": delay})
+            run.target = run.target.model_copy(update={"email": email})
     except (ConfigError, FaultError) as exc:
+        if run.sandbox and run.owns_sandbox:
+            run.sandbox.stop()
         RunVerdict.target_not_loaded(str(exc), path, run.started_at).write(run.reports_dir, run.secrets)
         raise pytest.UsageError(str(exc)) from None
     if run.target.window_end:
@@ -247,7 +276,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     try:
         run.escalation_mode = resolve_mode(run.target, config.getoption("--escalate"), config.getoption("--dry-run"))
     except ValueError as exc:
-        if run.sandbox:
+        if run.sandbox and run.owns_sandbox:
             run.sandbox.stop()
         raise pytest.UsageError(str(exc)) from None
     run.faults = run.sandbox.state.faults.describe() if run.sandbox else []
@@ -280,6 +309,38 @@ def _prepare_lanes(config: pytest.Config, run: GoRun) -> None:
         run.say(f"warning: the email is due at {due.astimezone(zone):%H:%M:%S %Z}, too late for its reply before "
                 f"the run's deadline ({ends.astimezone(zone):%H:%M:%S %Z}): it will be inconclusive. Give "
                 "--deadline (or [run] deadline_s) more time, or run with --no-wait")
+
+
+def _quiet_pytest(config: pytest.Config) -> None:
+    """A Go run speaks per item (a line each, then the table): pytest's dots per probe and its
+    tracebacks of unmet expectations would bury that. `-v`, `--tb` and `-r` bring them back."""
+    given = " ".join(config.invocation_params.args)
+    if config.option.tbstyle == "auto" and "--tb" not in given:
+        config.option.tbstyle = "no"
+    if config.option.reportchars == "fE" and not re.search(r"(^|\s)-r|--report-chars", given):
+        config.option.reportchars = ""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
+    """No dot or letter per probe in a Go run (its item's line says it); -v brings pytest's back."""
+    status = yield
+    run = _run(config)
+    if run is not None and config.option.verbose <= 0 and report.nodeid in run.go_nodeids and status:
+        return status[0], "", ""
+    return status
+
+
+def _render(config: pytest.Config, renderable: object) -> str:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    writer = getattr(reporter, "_tw", None)
+    return terminal.render(renderable, _terminal_width(config), bool(writer and writer.hasmarkup))
+
+
+def _terminal_width(config: pytest.Config) -> int:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    writer = getattr(reporter, "_tw", None)
+    return writer.fullwidth if writer else 80
 
 
 def _terminal_line(config: pytest.Config) -> Callable[[str], None]:
@@ -344,6 +405,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtestloop(session: pytest.Session):
     """Start every observation of the run at once; each check then waits only for its own."""
     run = _run(session.config)
+    if run is not None and run.lanes is not None and not session.config.option.collectonly:
+        for node in session.items:
+            if _is_go_item(node):
+                run.go_nodeids.add(node.nodeid)
+                run.unfinished.setdefault(item_key(node), set()).add(node.nodeid)
+                run.planned.setdefault(item_key(node), []).append(node.nodeid)
+                run.titles.setdefault(item_key(node), _title(node))
+        run.say(_opening_line(run))
     if (run is not None and run.lanes is not None and not session.config.option.collectonly
             and not session.config.getoption("--sequential")):
         starts = [(node, spec) for node in session.items if _is_go_item(node) and not _maybe_skipped(node)
@@ -351,6 +420,18 @@ def pytest_runtestloop(session: pytest.Session):
         for node, spec in sorted(starts, key=lambda start: start[1].pool == "agents"):
             run.start(node, spec)
     return (yield)
+
+
+def _opening_line(run: GoRun) -> str:
+    probes = sum(len(nodeids) for nodeids in run.unfinished.values())
+    faults = f"; sandbox faults: {', '.join(run.faults)}" if run.faults else ""
+    if run.window_end:
+        zone = ZoneInfo(run.target.time_zone)
+        window = f"window ended {run.window_end.astimezone(zone):%Y-%m-%d %H:%M:%S %Z} ({run.window_end_source})"
+    else:
+        window = "window end not known: the email goes out at once"
+    return (f"Go checklist on {run.target.name}: {len(run.unfinished)} items, {probes} probes, "
+            f"deadline {run.lanes.deadline.seconds:g} s; {window}{faults}")
 
 
 def _maybe_skipped(node: pytest.Item) -> bool:
@@ -435,6 +516,20 @@ def record_fact(request: pytest.FixtureRequest):
 
 
 @pytest.fixture
+def record_moment(request: pytest.FixtureRequest):
+    """`record_moment(what, when)`: something that happened at a time worth knowing ("email sent to
+    support@acme.example"); it goes on the run's timeline in summary.md and the HTML report."""
+    moments = request.node.stash.setdefault(MOMENTS_KEY, [])
+
+    def record(what: str, when: datetime) -> None:
+        if when.tzinfo is None:
+            raise ValueError(f"record_moment({what!r}): give the time with its time zone")
+        moments.append([when.isoformat(timespec="milliseconds"), what])
+
+    return record
+
+
+@pytest.fixture
 def degraded(request: pytest.FixtureRequest):
     """`degraded(why)`: the probe works but not as well as it should (a P4 note, not a failure)."""
     notes = request.node.stash.setdefault(DEGRADED_KEY, [])
@@ -476,6 +571,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         run.results[item.nodeid] = _probe_result(item, report, call)
     elif report.when == "teardown" and item.nodeid in run.results:
         run.results[item.nodeid].seconds = round(run.results[item.nodeid].seconds + report.duration, 3)
+    if report.when == "teardown":
+        _maybe_item_finished(run, item)
+
+
+def _maybe_item_finished(run: GoRun, item: pytest.Item) -> None:
+    """The item's line, once its last probe is judged."""
+    left = run.unfinished.get(item_key(item))
+    if left is None or item.nodeid not in left:
+        return
+    left.discard(item.nodeid)
+    if not left:
+        probes = [result for result in run.results.values() if result.item == item_key(item)]
+        if probes:
+            summary = summarize_item(item_key(item), run.titles[item_key(item)], probes, run.target.grading)
+            run.show(terminal.item_line(summary, _terminal_width(item.config)))
 
 
 def _probe_result(item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo) -> ProbeResult:
@@ -489,6 +599,7 @@ def _probe_result(item: pytest.Item, report: pytest.TestReport, call: pytest.Cal
                          finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                          degraded="; ".join(item.stash.get(DEGRADED_KEY, [])))
     result.retried = list(item.stash.get(TRIES_KEY, []))
+    result.moments = list(item.stash.get(MOMENTS_KEY, []))
     if report.skipped:
         result.outcome = "skipped"
         result.message = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
@@ -554,7 +665,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if run is None or run.target is None:
         return
     if session.config.option.collectonly:
-        if run.sandbox:
+        if run.sandbox and run.owns_sandbox:
             run.sandbox.stop()
         return
     run.stopped.set()
@@ -574,7 +685,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         run.verdict = RunVerdict.of(
             items, target=run.target.name, started_at=run.started_at, finished_at=datetime.now(timezone.utc),
             window_end=run.window_end, window_end_source=run.window_end_source, faults=run.faults,
-            target_file=run.target_file)
+            target_file=run.target_file, time_zone=run.target.time_zone)
         results_dir = Path(session.config.option.allure_report_dir)
         allure_report.finish_results(results_dir, run.verdict, run.secrets)
         if not session.config.getoption("--no-html-report"):
@@ -582,11 +693,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 results_dir, run.reports_dir, run.target.name)
         run.verdict.escalation = _escalate(run).to_json()
         run.verdict.write(run.reports_dir, run.secrets)
+        _add_to_github_step_summary(run)
         if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = run.verdict.exit_code
     finally:
-        if run.sandbox:
+        if run.sandbox and run.owns_sandbox:
             run.sandbox.stop()
+
+
+def _add_to_github_step_summary(run: GoRun) -> None:
+    """In GitHub Actions, the run's summary.md shows on the workflow run's page."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    try:
+        with open(path, "a", encoding="utf-8") as step_summary:
+            step_summary.write(run.secrets.redact(run.verdict.summary_markdown()) + "\n")
+    except OSError as exc:
+        run.say(f"warning: could not add the summary to $GITHUB_STEP_SUMMARY ({path}): {exc}")
 
 
 def _escalate(run: GoRun) -> EscalationReport:
@@ -607,25 +731,53 @@ def _escalate(run: GoRun) -> EscalationReport:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """The table, why items did not pass, escalation, where the reports are; the verdict's own
+    line comes last of all (pytest_unconfigure), after pytest's count of probes."""
     run = _run(config)
     if run is None or run.verdict is None:
         return
     verdict = run.verdict
     color = {"GO": {"green": True}, "NO-GO": {"red": True}, "INCONCLUSIVE": {"yellow": True}}[verdict.verdict]
     terminalreporter.section(f"Go checklist: {verdict.headline}", bold=True, **color)
-    terminalreporter.write_line(f"target {verdict.target}" + (f", sandbox faults: {', '.join(run.faults)}"
-                                                               if run.faults else ""))
-    for item in verdict.items:
-        terminalreporter.write_line(run.secrets.redact(verdict.item_line(item)))
+    faults = f", sandbox faults: {', '.join(run.faults)}" if run.faults else ""
+    terminalreporter.write_line(f"target {verdict.target}{faults}; {verdict.tally}")
+    terminalreporter.write_line(_render(config, terminal.verdict_table(verdict)))
+    reasons = terminal.reasons(verdict)
+    if reasons:
+        terminalreporter.write_line("")
+        for line in reasons:
+            terminalreporter.write_line(run.secrets.redact(line))
     _escalation_lines(terminalreporter, run)
-    terminalreporter.write_line(f"verdict: {run.reports_dir / 'verdict.json'}")
-    terminalreporter.write_line(f"summary: {run.reports_dir / 'summary.md'}")
+    terminalreporter.write_line("")
     if verdict.html_report:
-        terminalreporter.write_line(f"HTML report: {verdict.html_report}")
+        terminalreporter.write_line(f"HTML report: {_shown_path(config, verdict.html_report)}  (one file: attach it "
+                                    "to a ticket)")
     else:
         terminalreporter.write_line(run.html_note or "no HTML report (--no-html-report)")
-        terminalreporter.write_line(f"Allure results: {config.option.allure_report_dir}")
-    terminalreporter.write_line(f"{verdict.headline}", bold=True, **color)
+        terminalreporter.write_line(f"Allure results: {_shown_path(config, config.option.allure_report_dir)}")
+    ticket = (verdict.escalation or {}).get("ticket")
+    if ticket:
+        terminalreporter.write_line(f"ticket:      {_shown_path(config, ticket)}  (the vendor ticket, ready to paste)")
+    terminalreporter.write_line(f"summary:     {_shown_path(config, run.reports_dir / 'summary.md')}")
+    terminalreporter.write_line(f"verdict:     {_shown_path(config, run.reports_dir / 'verdict.json')}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = _run(config)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if run is None or run.verdict is None or reporter is None:
+        return
+    markup = {"GO": {"green": True}, "NO-GO": {"red": True}, "INCONCLUSIVE": {"yellow": True}}[run.verdict.verdict]
+    reporter.write_line(run.verdict.one_line(), bold=True, **markup)
+
+
+def _shown_path(config: pytest.Config, path: str | Path) -> str:
+    """Relative to where pytest was started when inside it: short enough to click or copy."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(config.invocation_params.dir.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _escalation_lines(terminalreporter, run: GoRun) -> None:
@@ -639,5 +791,4 @@ def _escalation_lines(terminalreporter, run: GoRun) -> None:
                                     "resend with `allclear escalate` once the sink is back", red=True, bold=True)
     if escalation.get("dry_run_dir") and deliveries:
         terminalreporter.write_line(f"escalation dry run (nothing sent; --escalate sends): {escalation['dry_run_dir']}")
-    if escalation.get("ticket"):
-        terminalreporter.write_line(f"vendor ticket: {escalation['ticket']}")
+

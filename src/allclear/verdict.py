@@ -8,8 +8,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from allclear.config import Secrets
 from allclear.grading import ItemResult, ProbeResult, run_grade, verdict
@@ -34,6 +35,7 @@ class RunVerdict:
     not_started: str = ""
     escalation: dict | None = None
     target_file: str = ""
+    time_zone: str = "UTC"          # the target's: times for people are given in it
 
     @classmethod
     def of(cls, items: list[ItemResult], **context) -> "RunVerdict":
@@ -105,23 +107,62 @@ class RunVerdict:
         summary_path.write_text(secrets.redact(self.summary_markdown()), encoding="utf-8")
         return verdict_path, summary_path
 
+    @property
+    def tally(self) -> str:
+        """The items by outcome in a few words: "2 failed, 1 could not be verified, 5 passed (8 items)"."""
+        if not self.items:
+            return "nothing was checked"
+        words = {"failed": "failed", "inconclusive": "could not be verified", "skipped": "skipped", "passed": "passed"}
+        counts = {outcome: sum(item.outcome == outcome for item in self.items) for outcome in words}
+        return ", ".join(f"{counts[o]} {w}" for o, w in words.items() if counts[o]) + f" ({len(self.items)} items)"
+
+    def one_line(self) -> str:
+        """The verdict for the last line of the terminal, a CI log or a chat message."""
+        return f"{self.headline} on {self.target}: {self.tally}, exit {self.exit_code}"
+
+    def table_rows(self) -> list[tuple[str, str, str, str, str]]:
+        """(item, outcome, probes failed/run, grade, time): the terminal's table and summary.md's."""
+        return [(item.title, item.outcome, f"{item.probes_failed}/{item.probes_run}" if item.probes_run else "–",
+                 item.grade or "–", f"{item.seconds:.1f} s") for item in self.items]
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(ZoneInfo(self.time_zone))
+
+    def timeline(self) -> list[tuple[datetime, str]]:
+        """When the window ended, the run started, each item ended, and what the checks noted on
+        the way (the email sent and answered), in order."""
+        events: list[tuple[datetime, str]] = []
+        if self.window_end:
+            events.append((self.window_end, f"maintenance window ended ({self.window_end_source})"))
+        events.append((self.started_at, "run started"))
+        for item in self.items:
+            for probe in item.probes:
+                events += [(datetime.fromisoformat(when), what) for when, what in probe.moments]
+            ended = item_ended_at(item)
+            if ended:
+                grade = f" {item.grade}" if item.grade and item.outcome == "failed" else ""
+                events.append((ended, f"{OUTCOME_MARKS[item.outcome]} {item.title}: {item.outcome}{grade}"))
+        events.append((self.finished_at, f"run finished: {self.headline}"))
+        return sorted(events, key=lambda event: event[0])
+
     def summary_markdown(self) -> str:
+        """One screen: the verdict, the same table as the terminal's, the timeline, what went wrong."""
+        zone = ZoneInfo(self.time_zone)
         lines = [
             f"# Go checklist: {self.headline}",
             "",
-            f"Target **{self.target}**, run {self.started_at:%Y-%m-%d %H:%M:%S %Z} → {self.finished_at:%H:%M:%S %Z}.",
-            f"Window end: {self.window_end.isoformat() if self.window_end else 'not known'} "
-            f"({self.window_end_source}).",
+            f"**{self.headline}**: {self.tally}. Target **{self.target}**, run "
+            f"{self.local(self.started_at):%Y-%m-%d %H:%M:%S} → {self.local(self.finished_at):%H:%M:%S %Z}.",
         ]
         if self.faults:
             lines.append(f"Sandbox faults injected: {', '.join(self.faults)}.")
         if self.not_started:
             lines += ["", "The checklist did not start: the target could not be loaded.", "", "```",
                       self.not_started, "```"]
-        lines += ["", "| item | outcome | probes failed/run | grade | time |", "| --- | --- | --- | --- | --- |"]
-        for item in self.items:
-            lines.append(f"| {item.title} | {item.outcome} | {item.probes_failed}/{item.probes_run} "
-                         f"| {item.grade or '–'} | {item.seconds:.1f} s |")
+        if self.items:
+            lines += ["", "| item | outcome | probes failed/run | grade | time |", "| --- | --- | --- | --- | --- |"]
+            for title, outcome, counts, grade, seconds in self.table_rows():
+                lines.append(f"| {OUTCOME_MARKS[outcome]} {title} | {outcome} | {counts} | {grade} | {seconds} |")
         problems = [(item, p) for item in self.items for p in item.probes
                     if p.outcome in ("failed", "inconclusive") or p.degraded]
         if problems:
@@ -136,6 +177,13 @@ class RunVerdict:
                     lines.append(f"  - {(probe.message or probe.degraded).splitlines()[0]}")
                 for path in probe.evidence:
                     lines.append(f"  - evidence: `{path}`")
+        if self.items:
+            lines += ["", f"## Timeline ({self.time_zone})", "", "| time | what |", "| --- | --- |"]
+            day = self.local(self.started_at).date()
+            for moment, what in self.timeline():
+                local = moment.astimezone(zone)
+                when = f"{local:%H:%M:%S}" if local.date() == day else f"{local:%Y-%m-%d %H:%M:%S}"
+                lines.append(f"| {when} | {what.replace('|', '/')} |")
         lines += self._escalation_markdown()
         if self.html_report:
             lines += ["", f"HTML report: `{self.html_report}`"]
@@ -159,3 +207,9 @@ class RunVerdict:
         if escalation.get("ticket"):
             lines += ["", f"Vendor ticket: `{escalation['ticket']}`"]
         return lines
+
+
+def item_ended_at(item: ItemResult) -> datetime | None:
+    """When the item's last probe ended (probes that said when they started only)."""
+    ends = [datetime.fromisoformat(p.started_at) + timedelta(seconds=p.seconds) for p in item.probes if p.started_at]
+    return max(ends, default=None)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 # name -> (argument kind or None, what it does)
 KNOWN_FAULTS: dict[str, tuple[type | None, str]] = {
     "maintenance": (None, "every page and API shows the vendor maintenance page"),
+    "maintenance-for": (float, "maintenance for SECONDS, then it ends by itself (to rehearse `allclear watch`)"),
     "login-500": (None, "the login form answers HTTP 500"),
     "agents-locked": (int, "the first N configured agents are refused at login"),
     "desktop-spinner": (None, "the agent desktop never finishes loading"),
@@ -78,20 +80,50 @@ def parse_fault(spec: str) -> Fault:
 
 
 class Switchboard:
-    """The faults switched on now; read by every handler on every request."""
+    """The faults switched on now; read by every handler on every request.
+
+    It also keeps the sandbox's latest maintenance window: when `maintenance` was switched on and
+    when it ended (switched off, or its `maintenance-for` time ran out), which the status page posts
+    as the vendor would.
+    """
 
     def __init__(self, faults: list[Fault] | None = None):
         self._faults: dict[str, Fault] = {}
+        self.window: tuple[datetime, datetime | None] | None = None     # (start, end or None while on)
         for fault in faults or []:
             self.switch_on(fault)
 
     def switch_on(self, fault: Fault) -> None:
+        now = datetime.now(timezone.utc)
+        start = self.window[0] if self.in_maintenance() else now     # a maintenance under way goes on
+        if fault.name == "maintenance":
+            self.window = (start, None)
+        elif fault.name == "maintenance-for":
+            self.window = (start, now + timedelta(seconds=float(fault.arg or 0)))
         self._faults[fault.name] = fault
 
+    def replace(self, faults: list[Fault]) -> None:
+        """Switch exactly these faults on: a maintenance left out ends now."""
+        if not any(fault.name in ("maintenance", "maintenance-for") for fault in faults):
+            self.clear()
+        self._faults.clear()
+        for fault in faults:
+            self.switch_on(fault)
+
     def clear(self) -> None:
+        if self.in_maintenance():
+            self.window = (self.window[0], datetime.now(timezone.utc))
         self._faults.clear()
 
+    def in_maintenance(self) -> bool:
+        if self.window is None:
+            return False
+        _, end = self.window
+        return end is None or datetime.now(timezone.utc) < end
+
     def active(self, name: str) -> bool:
+        if name == "maintenance":
+            return self.in_maintenance()
         return name in self._faults
 
     def arg(self, name: str, default: float | str = 0) -> float | str:
@@ -99,4 +131,5 @@ class Switchboard:
         return default if fault is None or fault.arg is None else fault.arg
 
     def describe(self) -> list[str]:
-        return [str(fault) for fault in self._faults.values()]
+        return [str(fault) for fault in self._faults.values()
+                if fault.name not in ("maintenance", "maintenance-for") or self.in_maintenance()]

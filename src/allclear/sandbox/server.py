@@ -39,9 +39,7 @@ async def set_faults(request: web.Request) -> web.Response:
     except FaultError as exc:
         return web.json_response({"error": str(exc)}, status=400)
     switchboard = request.app[STATE].faults
-    switchboard.clear()
-    for fault in faults:
-        switchboard.switch_on(fault)
+    switchboard.replace(faults)
     return web.json_response({"faults": switchboard.describe()})
 
 

@@ -2,7 +2,9 @@
 
 One scheduled maintenance: completed some hours before the sandbox started (so a healthy run has
 no email delay to wait out), or in progress while the `maintenance` or `statuspage-in-progress`
-fault is on (the vendor posts the completion only once the work is done).
+fault is on (the vendor posts the completion only once the work is done). Once the `maintenance`
+fault has been on, the maintenance is that one: in progress from when it was switched on, completed
+when it was switched off (or its `maintenance-for` time ran out), as `allclear watch` expects.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ def _in_progress(request: web.Request) -> bool:
 def _maintenance(request: web.Request) -> dict:
     window_end = request.app[STARTED_AT].replace(microsecond=0) - timedelta(hours=WINDOW_ENDED_HOURS_AGO)
     window_start = window_end - timedelta(minutes=30)
+    switched = request.app[STATE].faults.window
+    if switched is not None:
+        window_start, end = switched
+        window_end = end or window_start + timedelta(minutes=30)      # while on: the scheduled end
     status = "in_progress" if _in_progress(request) else "completed"
     updates = [{"id": "upd-1", "status": "in_progress", "body": "Maintenance is in progress.",
                 "created_at": _iso(window_start), "updated_at": _iso(window_start), "display_at": _iso(window_start)}]
