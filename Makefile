@@ -21,10 +21,13 @@ $(VENV)/.browser: $(VENV)/.installed
 .tools/allure/.installed:
 	@scripts/setup-allure .tools/allure
 
+.tools/actionlint/.installed:
+	@scripts/setup-actionlint .tools/actionlint
+
 go: setup
 	$(BIN)/pytest -m go $(ARGS)
 
-test: setup
+test: setup .tools/actionlint/.installed
 	$(BIN)/ruff check src tests checks benchmarks
 	$(BIN)/pytest tests $(ARGS)
 

@@ -129,3 +129,32 @@ def test_fault_admin_endpoint_replaces_and_lists(client):
 def test_fault_parsing_errors(spec, message):
     with pytest.raises(FaultError, match=message):
         parse_fault(spec)
+
+
+def test_switching_the_maintenance_off_posts_it_completed_at_that_moment(sandbox, client):
+    from datetime import datetime, timedelta, timezone
+
+    set_faults(client, "maintenance")
+    set_faults(client, "maintenance", "reports-503")          # still the same maintenance
+    started = sandbox.state.faults.window[0]
+    set_faults(client)
+    ended = datetime.now(timezone.utc)
+    latest = client.get("/statuspage/api/v2/scheduled-maintenances.json").json()["scheduled_maintenances"][0]
+    assert latest["status"] == "completed"
+    assert abs(datetime.fromisoformat(latest["resolved_at"].replace("Z", "+00:00")) - ended) < timedelta(seconds=1)
+    assert datetime.fromisoformat(latest["started_at"].replace("Z", "+00:00")) == \
+        started.replace(microsecond=started.microsecond // 1000 * 1000)
+    assert client.get("/login").status_code == 200
+
+
+def test_maintenance_for_ends_by_itself(sandbox, client):
+    import time
+
+    set_faults(client, "maintenance-for:0.5")
+    assert client.get("/login").status_code == 503
+    assert client.get("/_sandbox/faults").json()["faults"] == ["maintenance-for:0.5"]
+    time.sleep(0.7)
+    assert client.get("/login").status_code == 200
+    assert client.get("/_sandbox/faults").json()["faults"] == []
+    status = client.get("/statuspage/api/v2/scheduled-maintenances/active.json").json()
+    assert status["scheduled_maintenances"] == []

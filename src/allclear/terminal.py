@@ -48,7 +48,7 @@ def item_line(item: ItemResult, width: int = 80) -> Text:
 
 
 def verdict_table(verdict: RunVerdict) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold", padding=(0, 1))
     table.add_column("item", overflow="fold")
     table.add_column("outcome", no_wrap=True)
     table.add_column("probes\nfailed/run", justify="right", no_wrap=True)
