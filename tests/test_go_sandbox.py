@@ -53,6 +53,17 @@ def test_healthy_sandbox_is_go_with_html_report(run_go, tmp_path):
     assert all(step["status"] == "passed" and step["stop"] >= step["start"] for step in logins[0]["steps"])
     assert logins[0]["start"] <= logins[0]["steps"][0]["start"]
     assert {"name": "severity", "value": "trivial"} in labels
+    # Every probe's steps in ops' words, each probe named by what it probed; the run's timeline on
+    # the report's home page (an Allure 3 global attachment).
+    every = [json.loads(f.read_text()) for f in results.glob("*-result.json")]
+    names = {r["name"] for r in every}
+    assert {"agent01@sandbox.allclear.test", "Agents endpoint answers", "Main support line"} <= names
+    assert all(r["steps"] for r in every)
+    email = next(r for r in every if {"name": "thread", "value": "email probes"} in r["labels"])
+    assert [step["name"].split(" to ")[0].split(" from ")[0] for step in email["steps"]] == [
+        "Wait until the window end + 15 min (the vendor's rule)", "Send the test email",
+        "A reply"]
+    assert len(list(results.glob("*-globals.json"))) == 1
     assert "Maintenance page still up" in (results / "categories.json").read_text()
 
 

@@ -8,12 +8,14 @@ its report ignores a categories.json in the results.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
 import subprocess
 import sys
-from datetime import datetime
+import uuid
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
@@ -61,6 +63,7 @@ def finish_results(results_dir: Path, verdict: RunVerdict, secrets: Secrets) -> 
         probe = probes.get((feature, story))
         if probe is not None:
             _as_it_ran(result, labels, probe)
+            result["name"] = probe_title(probe.probe)
         result["labels"] = labels
         result_file.write_text(json.dumps(result), encoding="utf-8")
     environment = {
@@ -74,6 +77,7 @@ def finish_results(results_dir: Path, verdict: RunVerdict, secrets: Secrets) -> 
         "playwright": _version("playwright"),
         "pytest": _version("pytest"),
     }
+    write_run_timeline(results_dir, verdict, secrets)
     lines = [f"{key}={value}" for key, value in environment.items()]
     (results_dir / "environment.properties").write_text("\n".join(lines) + "\n", encoding="utf-8")
     # Allure 3 reads categories from its config (below); Allure 2 reads this file.
@@ -83,6 +87,34 @@ def finish_results(results_dir: Path, verdict: RunVerdict, secrets: Secrets) -> 
             text = path.read_text(encoding="utf-8", errors="replace")
             if any(secret in text for secret in secrets.values()):
                 path.write_text(secrets.redact(text), encoding="utf-8")
+
+
+def write_run_timeline(results_dir: Path, verdict: RunVerdict, secrets: Secrets) -> None:
+    """The run's timeline (window end, email sent and answered, each item's end) as a global
+    attachment, which Allure 3 shows on the report's home page, above the tests."""
+    rows = "".join(f"<tr><td>{verdict.local(moment):%Y-%m-%d %H:%M:%S}</td><td>{html.escape(what)}</td></tr>"
+                   for moment, what in verdict.timeline())
+    page = (f"<html><head><meta charset='utf-8'><title>Run timeline</title></head><body>"
+            f"<h3>Go checklist on {html.escape(verdict.target)}: {html.escape(verdict.headline)}</h3>"
+            f"<p>{html.escape(verdict.tally)}. Times in {html.escape(verdict.time_zone)}.</p>"
+            f"<table border='1' cellpadding='4' style='border-collapse:collapse'>"
+            f"<tr><th>time</th><th>what</th></tr>{rows}</table></body></html>")
+    source = f"{uuid.uuid4()}-attachment.html"
+    (results_dir / source).write_text(secrets.redact(page), encoding="utf-8")
+    stamp = int(datetime.now(timezone.utc).timestamp() * 1000)
+    attachment = {"name": "Run timeline: window end, email sent and answered, each item's end",
+                  "source": source, "type": "text/html", "timestamp": stamp}
+    (results_dir / f"{uuid.uuid4()}-globals.json").write_text(json.dumps({"attachments": [attachment], "errors": []}),
+                                                                encoding="utf-8")
+
+
+def probe_title(probe: str) -> str:
+    """What the report calls a probe: its parameter (an agent, a line, a page), else its check's
+    name in words ("test_agents_endpoint_answers" -> "Agents endpoint answers")."""
+    if probe.startswith("test_") and "[" not in probe:
+        words = probe.removeprefix("test_").replace("_", " ")
+        return words[:1].upper() + words[1:]
+    return probe
 
 
 def _as_it_ran(result: dict, labels: list[dict], probe: ProbeResult) -> None:

@@ -132,7 +132,7 @@ class GoRun:
                 continue
             finally:
                 self.flush_progress()
-            allure_report.replay_steps(getattr(seen, "steps", None) or [])
+            allure_report.replay_steps(_steps_of(seen))
             return seen
 
     def try_again(self, item: pytest.Item, error: BaseException) -> bool:
@@ -163,6 +163,12 @@ class GoRun:
     def flush_progress(self) -> None:
         while self.progress:
             self.say(self.secrets.redact(self.progress.popleft()))
+
+
+def _steps_of(seen: object) -> list:
+    """The steps a probe noted: on its observation, or on the one part of a tuple that has them."""
+    parts = seen if isinstance(seen, tuple) else (seen,)
+    return next((part.steps for part in parts if getattr(part, "steps", None)), [])
 
 
 RUN_KEY = pytest.StashKey[GoRun]()

@@ -114,7 +114,8 @@ class RunVerdict:
             return "nothing was checked"
         words = {"failed": "failed", "inconclusive": "could not be verified", "skipped": "skipped", "passed": "passed"}
         counts = {outcome: sum(item.outcome == outcome for item in self.items) for outcome in words}
-        return ", ".join(f"{counts[o]} {w}" for o, w in words.items() if counts[o]) + f" ({len(self.items)} items)"
+        items = f"{len(self.items)} item{'s' if len(self.items) != 1 else ''}"
+        return ", ".join(f"{counts[o]} {w}" for o, w in words.items() if counts[o]) + f" ({items})"
 
     def one_line(self) -> str:
         """The verdict for the last line of the terminal, a CI log or a chat message."""

@@ -14,6 +14,8 @@ import dns.message
 import dns.query
 import dns.resolver
 
+from allclear.probes.steps import StepLog
+
 
 @dataclass
 class DnsObservation:
@@ -24,6 +26,7 @@ class DnsObservation:
     answers: list[str] = field(default_factory=list)
     seconds: float = 0.0
     problem: str = ""
+    steps: StepLog = field(default_factory=StepLog)
 
 
 def _text(record, kind: str) -> str:
@@ -51,6 +54,15 @@ def make_resolver(nameservers: list[str], port: int, timeout_s: float) -> dns.re
 def resolve(resolver: dns.resolver.Resolver, name: str, kind: str) -> DnsObservation:
     where = ", ".join(f"{ns}:{resolver.port}" for ns in resolver.nameservers)
     seen = DnsObservation(name=name, type=kind, resolver=where)
+    with seen.steps(f"Look up the {kind} record of {name} ({where})") as step:
+        _look_up(resolver, seen)
+        if seen.problem:
+            step.fail(seen.problem)
+    return seen
+
+
+def _look_up(resolver: dns.resolver.Resolver, seen: DnsObservation) -> None:
+    name, kind, where = seen.name, seen.type, seen.resolver
     started = time.monotonic()
     try:
         answer = resolver.resolve(name, kind, raise_on_no_answer=True)
@@ -67,7 +79,6 @@ def resolve(resolver: dns.resolver.Resolver, name: str, kind: str) -> DnsObserva
     except (dns.resolver.NoNameservers, dns.exception.DNSException) as exc:
         seen.outcome, seen.problem = "error", f"the resolver failed: {exc}"
     seen.seconds = round(time.monotonic() - started, 3)
-    return seen
 
 
 def _answers_garbage(resolver: dns.resolver.Resolver, name: str, kind: str) -> str:

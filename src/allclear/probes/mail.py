@@ -25,6 +25,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 
 from allclear.config import EmailCheck
 from allclear.probes.errors import ProbeError, one_line
+from allclear.probes.steps import StepLog
 
 
 class ProbeMailboxError(ProbeError):
@@ -56,6 +57,7 @@ class ReplyObservation:
     cleaned_up: int = 0
     problem: str = ""
     notes: list[str] = field(default_factory=list)
+    steps: StepLog = field(default_factory=StepLog)
 
 
 def _context(host: str) -> ssl.SSLContext:
@@ -91,8 +93,13 @@ class ProbeMailbox:
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self.settings, self.clock = settings, clock
         self._smtp_password, self._imap_password = smtp_password, imap_password
+        self.steps = StepLog()        # the probe's steps, sending included; its ReplyObservation keeps them
 
     def send(self) -> SentProbe:
+        with self.steps(f"Send the test email to {self.settings.support_address} from {self.settings.probe_address}"):
+            return self._send()
+
+    def _send(self) -> SentProbe:
         s = self.settings
         token = f"allclear-{uuid.uuid4().hex[:12]}"
         message = EmailMessage()
@@ -124,19 +131,25 @@ class ProbeMailbox:
         An IMAP session that breaks while waiting (a server's IDLE quirk, a dropped connection) is
         opened again, polling from then on; the probe mailbox refusing us outright is a ProbeError.
         """
-        seen = ReplyObservation(sent=sent)
+        seen = ReplyObservation(sent=sent, steps=self.steps)
+        with self.steps(f"A reply from {sent.recipient} arrives in the probe mailbox (IMAP)") as step:
+            self._await(seen)
+            if seen.problem:
+                step.fail(seen.problem)
+        return seen
+
+    def _await(self, seen: ReplyObservation) -> None:
         deadline = time.monotonic() + self.settings.reply_deadline_s
         use_idle = True
         for attempt in range(3):
             try:
                 self._watch(seen, deadline, use_idle)
-                return seen
+                return
             except (imaplib.IMAP4.abort, IMAPClientError, OSError) as exc:
                 if attempt == 2:
                     raise ProbeMailboxError(f"the probe mailbox's IMAP session kept breaking: {exc}") from None
                 seen.notes.append(f"IMAP session broke while waiting ({exc}); reconnected, polling")
                 use_idle = False
-        return seen
 
     def _watch(self, seen: ReplyObservation, deadline: float, use_idle: bool) -> None:
         s, sent = self.settings, seen.sent

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from allclear.probes.errors import CredentialsRejected, one_line
+from allclear.probes.steps import StepLog
 
 REQUEST_ID_HEADERS = ("x-request-id", "x-amzn-requestid", "x-correlation-id", "cf-ray")
 
@@ -33,6 +34,7 @@ class ApiObservation:
     columns: list[str] = field(default_factory=list)
     rows: int = 0
     items: int = 0
+    steps: StepLog = field(default_factory=StepLog)
 
 
 class ReportingApi:
@@ -55,7 +57,7 @@ class ReportingApi:
         today = today or datetime.now(ZoneInfo(time_zone)).date()
         body = {"metricSet": metric_set, "timezone": time_zone,
                 "startAt": (today - timedelta(days=days_back)).isoformat(), "endAt": today.isoformat()}
-        seen, response = self._call("POST", "/reports", json=body)
+        seen, response = self._call("POST", "/reports", f"Ask for the report {metric_set}", json=body)
         if response is not None and response.status_code == 200:
             reader = csv.reader(io.StringIO(response.text))
             seen.columns = [column.strip() for column in next(reader, [])]
@@ -63,7 +65,7 @@ class ReportingApi:
         return seen
 
     def agents(self) -> ApiObservation:
-        seen, response = self._call("GET", "/agents")
+        seen, response = self._call("GET", "/agents", "List the agents")
         if response is not None and response.status_code == 200:
             try:
                 listed = response.json()
@@ -74,19 +76,26 @@ class ReportingApi:
                 seen.problem = "the agents endpoint did not answer JSON"
         return seen
 
-    def _call(self, method: str, path: str, **kwargs) -> tuple[ApiObservation, httpx.Response | None]:
+    def _call(self, method: str, path: str, step: str, **kwargs) -> tuple[ApiObservation, httpx.Response | None]:
         seen = ApiObservation(url=f"{self.api_base}{path}")
+        with seen.steps(f"{step} ({method} {path})") as noted:
+            answered = self._answer(seen, method, path, **kwargs)
+            if seen.problem:
+                noted.fail(seen.problem)
+        return seen, answered
+
+    def _answer(self, seen: ApiObservation, method: str, path: str, **kwargs) -> httpx.Response | None:
         started = time.monotonic()
         try:
             response = self.client.request(method, path, **kwargs)
         except httpx.TimeoutException:
             seen.seconds = round(time.monotonic() - started, 3)
             seen.problem = f"no answer within {self.client.timeout.read:g} s"
-            return seen, None
+            return None
         except httpx.TransportError as exc:
             seen.seconds = round(time.monotonic() - started, 3)
             seen.problem = f"could not talk to {self.api_base}: {one_line(exc)}"
-            return seen, None
+            return None
         seen.seconds = round(time.monotonic() - started, 3)
         seen.status = response.status_code
         seen.content_type = response.headers.get("content-type", "")
@@ -97,7 +106,7 @@ class ReportingApi:
                 "(check the user and its token; reports need an administrator API user)")
         if response.status_code >= 400:
             seen.problem = f"HTTP {response.status_code}: {_error_detail(response)}"
-        return seen, response
+        return response
 
 
 def _error_detail(response: httpx.Response) -> str:

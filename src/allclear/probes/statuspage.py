@@ -12,6 +12,7 @@ from datetime import datetime
 import httpx
 
 from allclear.probes.errors import one_line
+from allclear.probes.steps import StepLog
 
 
 @dataclass
@@ -32,6 +33,7 @@ class StatusPageObservation:
     active: list[Maintenance] = field(default_factory=list)
     latest_completed: Maintenance | None = None
     problem: str = ""
+    steps: StepLog = field(default_factory=StepLog)
 
 
 def _when(value: str | None) -> datetime | None:
@@ -49,6 +51,16 @@ def _maintenance(raw: dict) -> Maintenance:
 
 def read_status_page(url: str, timeout_s: float, transport: httpx.BaseTransport | None = None) -> StatusPageObservation:
     seen = StatusPageObservation(url=url)
+    with seen.steps(f"Read the status page: its status and its maintenances ({url})") as step:
+        _read(seen, url, timeout_s, transport)
+        if seen.problem:
+            step.fail(seen.problem)
+        elif seen.active:
+            step.fail(f"{seen.active[0].name!r} is still {seen.active[0].status.replace('_', ' ')}")
+    return seen
+
+
+def _read(seen: StatusPageObservation, url: str, timeout_s: float, transport: httpx.BaseTransport | None) -> None:
     try:
         with httpx.Client(base_url=url, timeout=timeout_s, transport=transport) as client:
             status = client.get("/api/v2/status.json")
@@ -70,4 +82,3 @@ def read_status_page(url: str, timeout_s: float, transport: httpx.BaseTransport 
         seen.problem = f"could not read {url}: {one_line(exc)}"
     except (ValueError, KeyError, TypeError) as exc:
         seen.problem = f"not a Statuspage v2 answer from {url}: {exc!r}"
-    return seen

@@ -18,6 +18,7 @@ from twilio.rest import Client
 
 from allclear.config import SupportLine, VoiceCheck
 from allclear.probes.errors import ProbeError, ServiceUnreachable, one_line
+from allclear.probes.steps import StepLog
 from allclear.probes.twilio_client import RebasedHttpClient
 
 TWILIO_API = "https://api.twilio.com"
@@ -46,6 +47,7 @@ class CallObservation:
     transcription: str = ""
     hung_up_by_probe: bool = False
     problem: str = ""
+    steps: StepLog = field(default_factory=StepLog)
 
 
 def twilio_client(settings: VoiceCheck, auth_token: str) -> Client:
@@ -74,25 +76,34 @@ class SupportLineCall:
         s = self.settings
         seen = CallObservation(line=line.name or line.number, to=line.number, from_number=s.from_number)
         started = time.monotonic()
-        try:
-            call = self.client.calls.create(to=line.number, from_=s.from_number, twiml=self.twiml(),
-                                            timeout=s.ring_timeout_s, time_limit=s.time_limit_s)
-        except TwilioRestException as exc:
-            if exc.status in (401, 403) or exc.code in OUR_SIDE_CODES:
-                raise TwilioAccountError(f"Twilio refused the probe's account: HTTP {exc.status}, "
-                                         f"error {exc.code}: {exc.msg}") from None
-            seen.problem = f"Twilio could not place the call: HTTP {exc.status}, error {exc.code}: {exc.msg}"
-            return seen
+        with seen.steps(f"Call {seen.line} ({line.number}) from {s.from_number} through Twilio") as step:
+            try:
+                call = self.client.calls.create(to=line.number, from_=s.from_number, twiml=self.twiml(),
+                                                timeout=s.ring_timeout_s, time_limit=s.time_limit_s)
+            except TwilioRestException as exc:
+                if exc.status in (401, 403) or exc.code in OUR_SIDE_CODES:
+                    raise TwilioAccountError(f"Twilio refused the probe's account: HTTP {exc.status}, "
+                                             f"error {exc.code}: {exc.msg}") from None
+                seen.problem = f"Twilio could not place the call: HTTP {exc.status}, error {exc.code}: {exc.msg}"
+                step.fail(seen.problem)
+                return seen
         seen.call_sid = call.sid
         self._note(seen, call.status)
         try:
-            self._until_answered_or_ended(seen, started)
+            with seen.steps("The line answers") as step:
+                self._until_answered_or_ended(seen, started)
+                if seen.problem:
+                    step.fail(seen.problem)
             if seen.answered:
-                self._read_transcription(seen)
+                with seen.steps(f"Hear what the line says (recorded {s.listen_s:g} s, transcribed)") as step:
+                    self._read_transcription(seen)
+                    if seen.problem:
+                        step.fail(seen.problem)
         except TwilioException as exc:
             seen.problem = seen.problem or f"Twilio API error while following {seen.call_sid}: {exc}"
         finally:
-            self._hang_up(seen)
+            with seen.steps("Hang up"):
+                self._hang_up(seen)
         return seen
 
     def _note(self, seen: CallObservation, status: str) -> None:
