@@ -187,3 +187,56 @@ def test_ctrl_c_during_the_checklist_leaves_a_partial_verdict(tmp_path):
     outcomes = {item["item"]: item["outcome"] for item in verdict["items"]}
     assert outcomes["login"] == "passed" and outcomes["email"] == "inconclusive"
     assert "interrupted: partial verdict INCONCLUSIVE" in output
+
+
+@pytest.mark.slow
+def test_on_a_terminal_the_live_panels_show_the_wait_and_the_items(tmp_path):
+    """The rich Live panels, drawn on a pseudo-terminal, with pytest's own output above them."""
+    import pty
+    import re
+    import select
+
+    target = write_target(tmp_path, {"email.delay_after_window_min": 0.1}, agents=2)
+    environment = {k: v for k, v in os.environ.items()
+                   if not k.startswith(("ALLCLEAR_TARGET", "ALLCLEAR_SANDBOX_", "GITHUB_STEP_SUMMARY"))}
+    environment.update(COLUMNS="120", LINES="40", TERM="xterm-256color")
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "allclear.cli", "watch", f"--target={target}",
+                                f"--reports-dir={tmp_path / 'reports'}", "--sandbox-fault", "maintenance-for:3",
+                                "--interval", "1", "--", "--no-html-report"],
+                               cwd=ROOT, env=environment, stdin=terminal, stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    screen = b""
+    gives_up = time.monotonic() + 180
+    while time.monotonic() < gives_up:
+        ready, _, _ = select.select([controller], [], [], 1)
+        if ready:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:            # the process closed its side
+                break
+            if not chunk:
+                break
+            screen += chunk
+        elif process.poll() is not None:
+            break
+    process.wait(timeout=30)
+    os.close(controller)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode("utf-8", "replace"))
+    assert process.returncode == 0, text[-3000:]
+    assert "next look" in text and "waiting for the maintenance window to end" in text       # the wait's panel
+    assert "sends at" in text and "running" in text                                           # the run's panel
+    assert "Every agent can log in and set a status" in text and "GO on sandbox" in text
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--target", "config/example.toml"], "missing secret environment variable"),
+    (["--interval", "0"], "must be seconds above 0"),
+    (["--sandbox-fault", "maintenance-forever"], "unknown sandbox fault 'maintenance-forever'"),
+])
+def test_bad_input_is_one_line_and_exit_4_before_any_waiting(args, says):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("ALLCLEAR_", "GLADLY_", "TWILIO_"))}
+    done = subprocess.run([sys.executable, "-m", "allclear.cli", "watch", *args], cwd=ROOT, env=environment,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert says in done.stderr and "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
