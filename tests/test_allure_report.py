@@ -21,15 +21,15 @@ def test_the_run_timeline_is_a_global_attachment_on_the_reports_home_page(tmp_pa
     from tests.test_terminal import made_up_verdict
 
     verdict = made_up_verdict()
-    verdict.items[2].probes[0].moments.append([verdict.started_at.isoformat(), "email sent with Zq8#secret"])
-    allure_report.write_run_timeline(tmp_path, verdict, Secrets({"X": "Zq8#secret"}))
+    verdict.items[2].probes[0].moments.append([verdict.started_at.isoformat(), "email sent with Zq8#s<e>&'cret"])
+    allure_report.write_run_timeline(tmp_path, verdict, Secrets({"X": "Zq8#s<e>&'cret"}))
     [globals_file] = tmp_path.glob("*-globals.json")
     [attachment] = json.loads(globals_file.read_text())["attachments"]
     assert attachment["type"] == "text/html" and attachment["name"].startswith("Run timeline")
     page = (tmp_path / attachment["source"]).read_text()
     assert page.index("maintenance window ended") < page.index("run started") < page.index("reply received")
     assert "2026-11-23 23:15:00" in page and "America/Los_Angeles" in page     # the target's time zone
-    assert "Zq8#secret" not in page and "email sent with" in page
+    assert "Zq8#s" not in page and "email sent with" in page      # redacted before HTML-escaping
 
 
 def test_probes_are_named_in_words_in_the_report():

@@ -40,6 +40,16 @@ def test_a_bad_target_or_option_stops_the_run_with_one_line_saying_why(run_go, t
     assert "Traceback" not in result.output
 
 
+
+def test_a_target_that_cannot_be_loaded_still_says_why_on_the_github_run_page(run_go, tmp_path):
+    step_summary = tmp_path / "step-summary.md"
+    result = run_go(target=write_target(tmp_path, {"login.urll": "http://x"}), checks=("test_dns.py",),
+                    env={"GITHUB_STEP_SUMMARY": str(step_summary)})
+    assert result.exit_code == 4
+    assert "The checklist did not start: the target could not be loaded" in step_summary.read_text()
+    assert "login.urll: unknown key" in step_summary.read_text()
+
+
 @pytest.mark.slow
 def test_endpoints_that_answer_wrongly_each_get_a_one_line_reason(run_go, tmp_path):
     """A closed port, a host name that does not resolve, a non-HTTP server where HTTP was expected,

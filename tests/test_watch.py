@@ -18,7 +18,7 @@ from allclear.config import UNSTARTED_SANDBOX, ConfigError, fill_placeholders, r
 from allclear.probes.login_page import look_at_login_page
 from allclear.sandbox import Sandbox
 from allclear.sandbox.faults import Fault
-from allclear.watch import MaintenanceWatch
+from allclear.watch import Look, MaintenanceWatch
 from tests.conftest import ROOT, SANDBOX_TOML, write_target
 
 
@@ -73,6 +73,15 @@ def test_a_maintenance_completed_since_the_watch_began_counts_as_over(platform):
     time.sleep(0.5)                               # over before the first look
     end = MaintenanceWatch(target, interval_s=1, deadline_s=5).wait_for_the_end()
     assert end.ended and end.looks == 1 and end.source.startswith("allclear watch found it already over")
+
+
+def test_a_login_page_that_is_down_counts_as_the_maintenance_seen():
+    from allclear.probes.login_page import LoginPageLook
+
+    now = datetime.now(timezone.utc)
+    assert Look(now, login=LoginPageLook("u", problem="unreachable: connection refused")).in_maintenance
+    assert Look(now, login=LoginPageLook("u", status=502, problem="HTTP 502 (a server error)")).in_maintenance
+    assert not Look(now, login=LoginPageLook("u", status=200)).in_maintenance
 
 
 def test_ctrl_c_while_waiting_stops_the_watch(platform):

@@ -61,7 +61,8 @@ def test_go_yml_runs_every_30_minutes_and_by_hand_with_target_window_end_and_esc
     assert inputs["escalate"]["options"] == ["yes", "no"]
     script = next(step["run"] for step in go["jobs"]["go"]["steps"] if step.get("name") == "Go checklist")
     assert ".venv/bin/pytest -m go" in script
-    assert '--window-end="$WINDOW_END"' in script and "--email-delay=0" in script      # smoke runs: no delay
+    assert '--window-end="$WINDOW_END"' in script
+    assert 'elif [ "$EVENT" = schedule ]; then\n  args+=(--email-delay=0)' in script   # smoke runs only: no delay
     assert "yes) args+=(--escalate)" in script and "no) args+=(--dry-run)" in script
     assert "${{" not in script           # inputs reach the script through env, never pasted into it
 

@@ -92,10 +92,13 @@ def finish_results(results_dir: Path, verdict: RunVerdict, secrets: Secrets) -> 
 def write_run_timeline(results_dir: Path, verdict: RunVerdict, secrets: Secrets) -> None:
     """The run's timeline (window end, email sent and answered, each item's end) as a global
     attachment, which Allure 3 shows on the report's home page, above the tests."""
-    rows = "".join(f"<tr><td>{verdict.local(moment):%Y-%m-%d %H:%M:%S}</td><td>{html.escape(what)}</td></tr>"
+    def text(value: str) -> str:             # redacted before escaping: an escaped secret would not match
+        return html.escape(secrets.redact(value))
+
+    rows = "".join(f"<tr><td>{verdict.local(moment):%Y-%m-%d %H:%M:%S}</td><td>{text(what)}</td></tr>"
                    for moment, what in verdict.timeline())
     page = (f"<html><head><meta charset='utf-8'><title>Run timeline</title></head><body>"
-            f"<h3>Go checklist on {html.escape(verdict.target)}: {html.escape(verdict.headline)}</h3>"
+            f"<h3>Go checklist on {text(verdict.target)}: {html.escape(verdict.headline)}</h3>"
             f"<p>{html.escape(verdict.tally)}. Times in {html.escape(verdict.time_zone)}.</p>"
             f"<table border='1' cellpadding='4' style='border-collapse:collapse'>"
             f"<tr><th>time</th><th>what</th></tr>{rows}</table></body></html>")

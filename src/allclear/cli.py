@@ -147,12 +147,13 @@ def run_watch(args: argparse.Namespace) -> int:
     import pytest
     from rich.console import Console
     from rich.live import Live
+    from rich.text import Text
 
     from allclear.live import ChecklistPanel, WaitingPanel
     from allclear.target import load_target
     from allclear.watch import MaintenanceWatch
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, markup=False)     # vendor text (titles, names) printed as it is
     path = Path(args.target or os.environ.get("ALLCLEAR_TARGET") or DEFAULT_SANDBOX_TARGET)
     reports_dir = Path(args.reports_dir)
     try:
@@ -184,6 +185,13 @@ def run_watch(args: argparse.Namespace) -> int:
 
     def on_look(look) -> None:
         waiting.saw(look)
+        if waiting.looks == 1 and look.over:
+            done = look.status_page.latest_completed if look.status_page else None
+            when = f"{done.completed_at.astimezone(zone):%Y-%m-%d %H:%M %Z}" if done and done.completed_at else ""
+            last = f" (the last maintenance, {done.name!r}, completed {when})" if when else ""
+            console.print(f"no maintenance under way now{last}. If tonight's window has already ended, stop this "
+                          "(Ctrl-C) and run `pytest -m go`: it reads the window end from the status page. "
+                          "Otherwise this waits for the maintenance to start and end.")
         now_saying = [f"login page: {look.login_text()}", f"status page: {look.status_text(zone)}"]
         if now_saying != said:            # a line when what the platform shows changes, not every poll
             console.print(f"{look.at.astimezone(zone):%H:%M:%S}  " + "; ".join(now_saying))
@@ -202,11 +210,12 @@ def run_watch(args: argparse.Namespace) -> int:
         console.print("stopped watching before the window ended: nothing was checked")
         return EXIT_STOPPED_WAITING
     if end.ended:
-        console.print(f"[bold green]window over[/] at {end.at.astimezone(zone):%H:%M:%S %Z} ({end.source}), "
-                      f"after {end.looks} look(s): running the Go checklist")
+        console.print(Text.assemble(("window over", "bold green"), f" at {end.at.astimezone(zone):%H:%M:%S %Z} "
+                                    f"({end.source}), after {end.looks} look(s): running the Go checklist"))
     else:
-        console.print(f"[bold red]the maintenance did not end[/] by {end.at.astimezone(zone):%H:%M:%S %Z}: running "
-                      "the Go checklist anyway (what still shows maintenance will fail)")
+        by = f"{end.at.astimezone(zone):%H:%M:%S %Z}"
+        console.print(Text.assemble(("the maintenance did not end", "bold red"), f" by {by}: running the Go "
+                                    "checklist anyway (what still shows maintenance will fail)"))
     argv = ["-m", "go", f"--rootdir={PROJECT}", "-c", str(PROJECT / "pyproject.toml"), str(PROJECT / "checks"),
             f"--target={path.resolve()}", f"--window-end={end.at.isoformat()}", f"--window-end-source={end.source}",
             f"--reports-dir={reports_dir.resolve()}", "-W", "ignore::pytest.PytestAssertRewriteWarning",
@@ -214,6 +223,7 @@ def run_watch(args: argparse.Namespace) -> int:
     if args.email_delay is not None:
         argv.append(f"--email-delay={args.email_delay:g}")
     panel = ChecklistPanel(sandbox)
+    run_began = datetime.now(timezone.utc)
     try:
         if live:
             argv.append("--capture=no")   # the panel is drawn on the real terminal, never into a capture
@@ -226,10 +236,12 @@ def run_watch(args: argparse.Namespace) -> int:
         if sandbox:
             sandbox.stop()
     verdict_path = reports_dir / "verdict.json"
-    if code == pytest.ExitCode.INTERRUPTED and verdict_path.is_file():
-        verdict = json.loads(verdict_path.read_text(encoding="utf-8"))
-        console.print(f"interrupted: partial verdict {verdict['headline']} in {verdict_path}")
-        return int(verdict["exit_code"])
+    if code == pytest.ExitCode.INTERRUPTED:
+        verdict = json.loads(verdict_path.read_text(encoding="utf-8")) if verdict_path.is_file() else {}
+        if verdict.get("started_at") and datetime.fromisoformat(verdict["started_at"]) >= run_began:
+            console.print(f"interrupted: partial verdict {verdict['headline']} in {verdict_path}")
+            return int(verdict["exit_code"])
+        console.print("interrupted before the checklist started: nothing was checked")   # an older verdict is not ours
     return int(code)
 
 

@@ -275,7 +275,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     except (ConfigError, FaultError) as exc:
         if run.sandbox and run.owns_sandbox:
             run.sandbox.stop()
-        RunVerdict.target_not_loaded(str(exc), path, run.started_at).write(run.reports_dir, run.secrets)
+        run.verdict = RunVerdict.target_not_loaded(str(exc), path, run.started_at)
+        run.verdict.write(run.reports_dir, run.secrets)
+        _add_to_github_step_summary(run)
+        run.verdict = None              # nothing ran: pytest's usage error is the whole story
         raise pytest.UsageError(str(exc)) from None
     if run.target.window_end:
         run.set_window_end(run.target.window_end, "target file")

@@ -35,7 +35,9 @@ class Look:
 
     @property
     def in_maintenance(self) -> bool:
-        return bool((self.login and self.login.maintenance) or (self.status_page and self.status_page.active))
+        """The maintenance page, or a login page not up at all (a 502, a refused connection: some
+        platforms are simply down for the window), or a maintenance posted as in progress."""
+        return bool((self.login and not self.login.up) or (self.status_page and self.status_page.active))
 
     @property
     def over(self) -> bool:
@@ -97,6 +99,7 @@ class MaintenanceWatch:
                                                                                       self.interval_s * 2))
         if page and page.enabled:
             seen.status_page = read_status_page(page.url, min(page.timeout_s, self.interval_s * 2))
+        seen.at = self.clock()          # when both answered: never before what they said
         return seen
 
     def wait_for_the_end(self, on_look: Callable[[Look], None] = lambda look: None) -> WindowEnd | None:
