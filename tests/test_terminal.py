@@ -20,6 +20,8 @@ def made_up_verdict() -> RunVerdict:
     agents = [probe("login", f"agent{n:02d}@acme.example", "failed" if n <= 2 else "passed", at=n, seconds=3,
                     message="expected signed in; observed sign-in refused", expected="signed in",
                     observed="sign-in refused") for n in range(1, 11)]
+    agents[0].evidence = ["evidence/login/agent01@acme.example/screenshot.png",
+                          "evidence/login/agent01@acme.example/trace-before-sign-in.zip"]
     email = probe("email", "support@acme.example", at=0.5, seconds=900, moments=[
         [(START + timedelta(seconds=890)).isoformat(), "email sent to support@acme.example"],
         [(START + timedelta(seconds=900)).isoformat(), "reply received from support@acme.example (10 s)"]])
@@ -70,11 +72,13 @@ def test_reasons_say_why_a_few_probes_per_item_and_how_many_more():
     verdict = made_up_verdict()
     verdict.items[0].probes[2].outcome = "failed"
     verdict.items[0].probes[3].outcome = "failed"
-    lines = reasons(verdict)
+    lines = reasons(verdict, reports_dir="out/reports")
     assert lines[0] == "✘ login / agent01@acme.example: expected signed in; observed sign-in refused"
-    assert "… and 1 more login probe(s)" in lines[3]
-    assert lines[4] == "? voice / Main line: could not verify: Twilio rejected our credentials"
-    assert len(lines) == 5                        # the passing email says nothing
+    assert lines[1] == ("    evidence: out/reports/evidence/login/agent01@acme.example/ "
+                        "(screenshot.png, trace-before-sign-in.zip)")
+    assert "… and 1 more login probe(s)" in lines[4]
+    assert lines[5] == "? voice / Main line: could not verify: Twilio rejected our credentials"
+    assert len(lines) == 6                        # the passing email says nothing
 
 
 def test_the_verdict_line_says_verdict_target_tally_and_exit_code():

@@ -22,7 +22,7 @@ from allclear.plugin import RUN_KEY
 from allclear.terminal import OUTCOME_STYLES
 from allclear.verdict import OUTCOME_MARKS
 from allclear.watch import Look
-from allclear.window import countdown_text
+from allclear.window import countdown_text, email_due_at
 
 
 class WaitingPanel:
@@ -110,6 +110,4 @@ class ChecklistPanel:
     @staticmethod
     def _email_due(run) -> datetime | None:
         email = run.target.email
-        if run.window_end is None or email is None:
-            return None
-        return run.window_end + timedelta(minutes=email.delay_after_window_min)
+        return email_due_at(run.window_end, email.delay_after_window_min) if email else None

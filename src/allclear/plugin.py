@@ -67,7 +67,6 @@ class GoRun:
     evidence_dirs: dict[str, Path] = field(default_factory=dict)     # nodeid -> its latest try's
     unfinished: dict[str, set[str]] = field(default_factory=dict)    # item -> nodeids not yet judged
     planned: dict[str, list[str]] = field(default_factory=dict)       # item -> its nodeids, in order
-    go_nodeids: set[str] = field(default_factory=set)
     show: Callable[[object], None] = print        # a rich renderable to the terminal, as `say` does lines
 
     def set_window_end(self, moment: datetime, source: str) -> None:
@@ -335,7 +334,8 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
     """No dot or letter per probe in a Go run (its item's line says it); -v brings pytest's back."""
     status = yield
     run = _run(config)
-    if run is not None and config.option.verbose <= 0 and report.nodeid in run.go_nodeids and status:
+    if run is not None and config.option.verbose <= 0 and status \
+            and any(report.nodeid in nodeids for nodeids in run.planned.values()):
         return status[0], "", ""
     return status
 
@@ -417,7 +417,6 @@ def pytest_runtestloop(session: pytest.Session):
     if run is not None and run.lanes is not None and not session.config.option.collectonly:
         for node in session.items:
             if _is_go_item(node):
-                run.go_nodeids.add(node.nodeid)
                 run.unfinished.setdefault(item_key(node), set()).add(node.nodeid)
                 run.planned.setdefault(item_key(node), []).append(node.nodeid)
                 run.titles.setdefault(item_key(node), _title(node))
@@ -751,7 +750,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     faults = f", sandbox faults: {', '.join(run.faults)}" if run.faults else ""
     terminalreporter.write_line(f"target {verdict.target}{faults}; {verdict.tally}")
     terminalreporter.write_line(_render(config, terminal.verdict_table(verdict)))
-    reasons = terminal.reasons(verdict)
+    reasons = terminal.reasons(verdict, reports_dir=_shown_path(config, run.reports_dir))
     if reasons:
         terminalreporter.write_line("")
         for line in reasons:

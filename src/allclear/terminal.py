@@ -10,6 +10,7 @@ terminal writer, so it interleaves with pytest's output and keeps colour only on
 from __future__ import annotations
 
 import io
+from pathlib import PurePosixPath
 
 from rich import box
 from rich.console import Console
@@ -61,8 +62,9 @@ def verdict_table(verdict: RunVerdict) -> Table:
     return table
 
 
-def reasons(verdict: RunVerdict, per_item: int = 3) -> list[str]:
-    """Why each item that did not pass did not: its first few probes' expected/observed, one line each."""
+def reasons(verdict: RunVerdict, per_item: int = 3, reports_dir: str = "reports") -> list[str]:
+    """Why each item that did not pass did not: its first few probes' expected/observed, one line
+    each, and under it where the probe's evidence is (screenshot, trace)."""
     lines = []
     for item in verdict.items:
         shown = [p for p in item.probes if p.outcome in ("failed", "inconclusive")] \
@@ -71,6 +73,10 @@ def reasons(verdict: RunVerdict, per_item: int = 3) -> list[str]:
             reason = (probe.message or probe.degraded or probe.outcome).splitlines()[0]
             tries = f" (after {len(probe.retried) + 1} tries)" if probe.retried else ""
             lines.append(f"{OUTCOME_MARKS[probe.outcome]} {item.item} / {probe.probe}: {reason}{tries}")
+            if probe.evidence:
+                folder = str(PurePosixPath(reports_dir, probe.evidence[0]).parent)
+                files = ", ".join(PurePosixPath(path).name for path in probe.evidence)
+                lines.append(f"    evidence: {folder}/ ({files})")
         if len(shown) > per_item:
             lines.append(f"  … and {len(shown) - per_item} more {item.item} probe(s): see summary.md")
         lines += [f"↻ {item.item} / {p.probe}: {p.message.splitlines()[0]}" for p in item.probes

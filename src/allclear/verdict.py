@@ -76,21 +76,6 @@ class RunVerdict:
             return f"GO (with {self.grade} notes)"
         return self.verdict
 
-    def item_line(self, item: ItemResult) -> str:
-        grade = f" {item.grade}" if item.grade else ""
-        counts = f"{item.probes_failed}/{item.probes_run} failed" if item.probes_run else "not run"
-        line = f"{OUTCOME_MARKS[item.outcome]} {item.title:<50} {item.outcome:<12}{grade:<4} {counts}"
-        first = next((p for p in item.probes if p.outcome in ("failed", "inconclusive")), None) \
-            or next((p for p in item.probes if p.degraded or p.outcome == "skipped"), None)
-        if first:
-            reason = first.message or first.degraded
-            tries = f" (after {len(first.retried) + 1} tries)" if first.retried else ""
-            line += f"\n    {first.probe}: {reason.splitlines()[0] if reason else first.outcome}{tries}"
-        for probe in item.probes:
-            if probe.retried and probe.outcome == "passed":
-                line += f"\n    {probe.probe}: {probe.message.splitlines()[0]}"
-        return line
-
     def to_json(self) -> dict:
         document = asdict(self)
         for key in ("started_at", "finished_at", "window_end"):

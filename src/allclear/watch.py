@@ -17,12 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from allclear.config import ConfigError, Target
+from allclear.config import ConfigError, Target, WatchSettings
 from allclear.probes.login_page import LoginPageLook, look_at_login_page
 from allclear.probes.statuspage import StatusPageObservation, read_status_page
-
-DEFAULT_INTERVAL_S = 30.0
-DEFAULT_DEADLINE_S = 6 * 3600.0
 
 
 @dataclass
@@ -78,8 +75,8 @@ class MaintenanceWatch:
     """Polls until the window is over, the deadline passes or `stop` is set."""
 
     target: Target
-    interval_s: float = DEFAULT_INTERVAL_S
-    deadline_s: float = DEFAULT_DEADLINE_S
+    interval_s: float = WatchSettings().interval_s
+    deadline_s: float = WatchSettings().deadline_s
     stop: threading.Event = field(default_factory=threading.Event)
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
