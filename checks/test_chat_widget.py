@@ -19,13 +19,13 @@ pytestmark = pytest.mark.go
 
 
 @observation
-async def widget(widget_page, target, browser, evidence_dir):
+async def widget(widget_page, target, chromium, evidence_dir):
     chat, hours, now = target.chat_widget, target.business_hours, datetime.now(timezone.utc)
     open_now = hours is None or is_open(hours, now)
     if not open_now and chat.off_hours == "skip":
         pytest.skip(f"outside business hours ({now.astimezone(hours.time_zone_info):%a %H:%M %Z}): "
                     "the widget need not be available")
-    return await WidgetVisit(browser, chat, evidence_dir).run(widget_page, open_now)
+    return await WidgetVisit(chromium, chat, evidence_dir).run(widget_page, open_now)
 
 
 def test_widget_is_usable(widget, widget_page, target, attach, attach_observation, degraded):

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.go
 
 
 @observation
-async def visit(help_center_site, target, browser, evidence_dir):
-    return await HelpCenterVisit(browser, target.help_center, evidence_dir).run(help_center_site)
+async def visit(help_center_site, target, chromium, evidence_dir):
+    return await HelpCenterVisit(chromium, target.help_center, evidence_dir).run(help_center_site)
 
 
 def test_help_center_works(visit, help_center_site, target, attach, attach_observation, degraded):

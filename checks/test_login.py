@@ -15,11 +15,11 @@ pytestmark = pytest.mark.go
 
 
 @observation(pool="agents")
-async def sign_in(agent, target, secrets, browser, evidence_dir):
+async def sign_in(agent, target, secrets, chromium, evidence_dir):
     login = target.login
     if login is None or not login.enabled:
         pytest.skip("agent login is switched off in the target")
-    return await AgentSession(browser, login, evidence_dir).run(agent.email, secrets[agent.password_env])
+    return await AgentSession(chromium, login, evidence_dir).run(agent.email, secrets[agent.password_env])
 
 
 def test_agent_logs_in_and_sets_status(sign_in, agent, target, attach, degraded):

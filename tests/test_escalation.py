@@ -21,8 +21,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from allclear.config import Secrets, Target
-from allclear.escalation import escalate, resolve_mode
 from allclear.escalation.courier import LiveCourier
+from allclear.escalation.dispatch import escalate, resolve_mode
 from allclear.escalation.jira import adf
 from allclear.grading import ProbeResult, summarize_item
 from allclear.verdict import EXIT_ESCALATION_FAILED, RunVerdict

@@ -76,8 +76,8 @@ def test_verdicts():
 
 def test_a_last_try_that_could_not_verify_does_not_undo_an_earlier_failure():
     from allclear.expect import Unmet
+    from allclear.grading import judge_tries
     from allclear.lanes import RunDeadlinePassed
-    from allclear.plugin import judge_tries
 
     busy = Unmet("+14155550100 answered", "the call ended busy")
     error, outcome, message = judge_tries(RunDeadlinePassed("the run's deadline (60 s) passed"), (1, busy))

@@ -183,7 +183,7 @@ def test_a_probe_waiting_on_purpose_gives_its_slot_back():
 def test_only_checks_that_may_be_skipped_wait_to_be_started(tmp_path):
     """Everything else starts when the run starts; a check marked skip/skipif/xfail starts, if at
     all, when pytest runs it (so a skipped check never sends an email)."""
-    from allclear.plugin import _maybe_skipped
+    from allclear.checklist import maybe_skipped as _maybe_skipped
 
     class Node:
         def __init__(self, *marks):

@@ -25,7 +25,7 @@ from allclear.config import (
     read_target_file,
     validate_target,
 )
-from allclear.escalation import escalate
+from allclear.escalation.dispatch import escalate
 from allclear.sandbox import KNOWN_FAULTS, FaultError, Sandbox, parse_fault
 from allclear.verdict import EXIT_ESCALATION_FAILED, RunVerdict
 

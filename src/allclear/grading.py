@@ -5,6 +5,9 @@ An item's grade comes from its failing probes over the probes it ran (agents, li
 is a P2 (2 of 10 agents, 1 of 5 lines). Each item
 may be capped (non-core items at P2 by default). Degraded-but-working probes make a P4.
 Inconclusive probes never raise a grade: they cannot say anything about the target.
+
+What a probe's exception means is decided here too (`describe_error`): an unmet expectation about
+the target is a failure; anything else that went wrong is our probe's, so it could not verify.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from allclear.config import Grading
+from allclear.expect import Unmet
+from allclear.probes.errors import ProbeError
 
 GRADES = ("P1", "P2", "P3", "P4")
 ESCALATING = ("P1", "P2")
@@ -114,3 +119,26 @@ def verdict(items: list[ItemResult]) -> str:
     if not any(item.outcome in ("passed", "failed") for item in items):
         return "INCONCLUSIVE"  # everything skipped: nothing was verified
     return "GO"
+
+
+def describe_error(error: BaseException | None) -> tuple[str, str]:
+    """(outcome, message): an unmet expectation is a failure of the target; anything else that
+    went wrong is our probe's, so the item could not be verified."""
+    if isinstance(error, Unmet):
+        return "failed", str(error)
+    if isinstance(error, AssertionError):
+        return "failed", str(error).split("\nassert ")[0]
+    kind = "" if isinstance(error, ProbeError) else f"{type(error).__name__}: "
+    return "inconclusive", f"could not verify: {kind}{error}"
+
+
+def judge_tries(error: BaseException | None, failed_try: tuple[int, BaseException] | None,
+                ) -> tuple[BaseException | None, str, str]:
+    """(the error that decides, outcome, message) for a probe's last try. A last try that could not
+    verify does not undo what an earlier try saw fail: the failure stands, with both said."""
+    outcome, message = describe_error(error)
+    if outcome == "inconclusive" and failed_try is not None:
+        number, failure = failed_try
+        outcome, failed_message = describe_error(failure)
+        return failure, outcome, f"{failed_message} (try {number}; the last try {message})"
+    return error, outcome, message

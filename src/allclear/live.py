@@ -17,12 +17,13 @@ from rich.table import Table
 from rich.text import Text
 
 from allclear.config import Target
+from allclear.go_run import PLUGIN_NAME, GoRun
 from allclear.grading import item_outcome
-from allclear.plugin import RUN_KEY
+from allclear.items import item as declared
 from allclear.terminal import OUTCOME_STYLES
 from allclear.verdict import OUTCOME_MARKS
 from allclear.watch import Look
-from allclear.window import countdown_text, email_due_at
+from allclear.window import countdown_text
 
 
 class WaitingPanel:
@@ -58,7 +59,7 @@ class WaitingPanel:
 
 class ChecklistPanel:
     """The checklist as it runs; also the pytest plugin that hands `allclear watch`'s running
-    sandbox to the Go run (`allclear_sandbox`, read by allclear.plugin when the run starts)."""
+    sandbox to the Go run (`allclear_sandbox`, read by allclear.go_run when the run starts)."""
 
     def __init__(self, sandbox=None):
         self.allclear_sandbox = sandbox
@@ -69,7 +70,7 @@ class ChecklistPanel:
         self.config = config
 
     def __rich__(self):
-        run = self.config.stash.get(RUN_KEY, None) if self.config else None
+        run: GoRun | None = self.config.pluginmanager.get_plugin(PLUGIN_NAME) if self.config else None
         if run is None or not run.planned:
             return Text("starting the Go checklist …", style="bold")
         for _ in range(3):                      # the run changes under us; a torn read is simply retried
@@ -77,37 +78,27 @@ class ChecklistPanel:
                 return self._table(run)
         return Text("…")
 
-    def _table(self, run) -> Table:
+    def _table(self, run: GoRun) -> Table:
         now = datetime.now(timezone.utc)
         table = Table(title=f"Go checklist on {run.target.name}", title_justify="left", title_style="bold",
                       show_edge=False, pad_edge=False, box=None, padding=(0, 2))
         table.add_column("item")
         table.add_column("state")
-        for key, nodeids in list(run.planned.items()):
-            results = [run.results[n] for n in nodeids if n in run.results]
-            finished = len(nodeids) - len(run.unfinished.get(key, ()))
-            jobs = [job for (nodeid, _), job in list(run.jobs.items()) if nodeid in nodeids]
-            running = sum(job.started_at is not None and not job.done.is_set() for job in jobs)
-            title = run.titles.get(key) or key.replace("_", " ")
-            if finished == len(nodeids) and results:
-                outcome = item_outcome(results)
-                failed = sum(r.outcome == "failed" for r in results)
-                counts = f" ({failed}/{len(results)} failed)" if failed else ""
+        for item in run.progress():
+            if item.finished == item.probes and item.results:
+                outcome = item_outcome(item.results)
+                failed = sum(r.outcome == "failed" for r in item.results)
+                counts = f" ({failed}/{len(item.results)} failed)" if failed else ""
                 state = Text(f"{OUTCOME_MARKS[outcome]} {outcome}{counts}", style=OUTCOME_STYLES[outcome])
-            elif key == "email" and (due := self._email_due(run)) and due > now and running:
+            elif declared(item.key).waits and (due := run.email_due()) and due > now and item.running:
                 state = Text(f"sends at {due.astimezone(ZoneInfo(run.target.time_zone)):%H:%M:%S %Z} "
                              f"(in {countdown_text((due - now).total_seconds())})", style="cyan")
             else:
-                waiting = len(nodeids) - finished - running
-                parts = [f"{running} running" if running else "", f"{finished}/{len(nodeids)} done",
+                waiting = item.probes - item.finished - item.running
+                parts = [f"{item.running} running" if item.running else "", f"{item.finished}/{item.probes} done",
                          f"{waiting} waiting" if waiting > 0 else ""]
-                state = Text(", ".join(part for part in parts if part), style="bold" if running else "dim")
-            table.add_row(title, state)
+                state = Text(", ".join(part for part in parts if part), style="bold" if item.running else "dim")
+            table.add_row(item.title, state)
         left = run.lanes.deadline.left() if run.lanes else 0
         return Group(table, Text(f"deadline in {countdown_text(left)}; Ctrl-C ends the run with a partial verdict",
                                  style="dim"))
-
-    @staticmethod
-    def _email_due(run) -> datetime | None:
-        email = run.target.email
-        return email_due_at(run.window_end, email.delay_after_window_min) if email else None

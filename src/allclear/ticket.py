@@ -14,24 +14,11 @@ from zoneinfo import ZoneInfo
 
 from allclear.config import Target
 from allclear.grading import GRADES, ItemResult, ProbeResult
+from allclear.items import item as declared
 from allclear.verdict import RunVerdict
 
 GRADE_NAMES = {"P1": "system outage", "P2": "major impairment", "P3": "minor loss", "P4": "no loss"}
 
-# What one probe of an item is, and what a failing one means for customers' interactions.
-PROBE_NOUNS = {
-    "login": ("agent", "agents"), "voice": ("support line", "support lines"),
-    "email": ("test email", "test emails"), "chat_widget": ("website page", "website pages"),
-    "help_center": ("help center", "help centers"), "reporting_api": ("API request", "API requests"),
-    "dns": ("DNS record", "DNS records"), "status_page": ("status page check", "status page checks"),
-}
-INTERACTIONS = {
-    "login": "conversations: {failed} of {run} agents cannot take any (calls, emails, chats)",
-    "voice": "calls: {failed} of {run} test calls did not reach the support line's greeting",
-    "email": "emails: {failed} of {run} test emails got no reply",
-    "chat_widget": "chats: customers on {failed} of {run} website pages cannot start one",
-    "help_center": "self-service: {failed} of {run} help centers unusable",
-}
 IDENTIFIER_FACTS = {"call_sid": "call SID", "message_id": "Message-ID", "request_id": "request id"}
 
 
@@ -47,18 +34,12 @@ class Escalated:
 
 
 def plural(count: int, item: str) -> str:
-    one, many = PROBE_NOUNS.get(item, ("probe", "probes"))
+    one, many = declared(item).probe
     return one if count == 1 else many
 
 
-ITEM_NAMES = {
-    "login": "Agent login", "voice": "Support lines", "email": "Email round trip", "chat_widget": "Chat widget",
-    "help_center": "Help center", "reporting_api": "Reporting API", "dns": "DNS", "status_page": "Status page",
-}
-
-
 def name(item: ItemResult) -> str:
-    return ITEM_NAMES.get(item.item, item.title)
+    return declared(item.item, item.title).short_name
 
 
 def local(moment: datetime, tz: str) -> str:
@@ -85,42 +66,13 @@ def headline(item: ItemResult) -> str:
 def steps_to_reproduce(item: ItemResult, target: Target) -> list[str]:
     """By hand, as a vendor engineer would retrace it, from the target's own endpoints."""
     probes = ", ".join(p.probe for p in failing(item)[:5]) or "any"
-    if item.item == "login" and target.login:
-        login = target.login
-        return [f"Open {login.url} in a browser.", f"Sign in as one of the affected agents ({probes}).",
-                f"Wait for the agent desktop (it should appear within {login.desktop_budget_s:g} s).",
-                f"Open the profile menu and choose the status {login.active_status!r}.", "Log out."]
-    if item.item == "voice" and target.voice:
-        return [f"From {target.voice.from_number}, call the affected line(s): {probes}.",
-                f"Listen to the first {target.voice.listen_s} seconds after it answers.",
-                "Expected: the line's normal greeting; not busy, not unanswered, not the maintenance recording."]
-    if item.item == "email" and target.email:
-        email = target.email
-        return [f"Send an email from {email.probe_address} to {email.support_address}.",
-                f"Wait up to {email.reply_deadline_s / 60:g} minutes for the platform's reply."]
-    if item.item == "chat_widget" and target.chat_widget:
-        chat = target.chat_widget
-        return [f"Open the affected page(s): {probes}.", "Wait for the chat launcher and open it.",
-                "Expected: the search box and the quick actions appear.",
-                f"Search for {chat.search_query!r}: expected at least one answer."]
-    if item.item == "help_center" and target.help_center:
-        return [f"Open the affected help center(s): {probes}.", "Open an article: it should have content.",
-                "Search for: " + ", ".join(repr(q) for site in target.help_center.sites for q in site.search_queries)]
-    if item.item == "reporting_api" and target.reporting_api:
-        api = target.reporting_api
-        return [f"POST {api.api_base}/reports as {api.user} (HTTP Basic, API token) for: {probes}.",
-                "Expected: 200 with a CSV of the report's columns."]
-    if item.item == "dns" and target.dns:
-        return [f"Resolve: {probes} (e.g. `dig`).", "Compare with the records the vendor asks for."]
-    if item.item == "status_page" and target.status_page:
-        return [f"Open {target.status_page.url}."]
-    return [f"Run `pytest -m go checks/test_{item.item}.py` with this target."]
+    return declared(item.item).steps_to_reproduce(target, probes)
 
 
 def identifiers(item: ItemResult) -> list[str]:
     found: list[str] = []
-    if item.item == "login":
-        found += [f"agent {p.probe}" for p in failing(item)]
+    if declared(item.item).probes_are_identifiers:
+        found += [f"{declared(item.item).probe[0]} {p.probe}" for p in failing(item)]
     for probe in item.probes:
         for fact, label in IDENTIFIER_FACTS.items():
             if probe.facts.get(fact):
@@ -142,9 +94,9 @@ def item_section(entry: Escalated, target: Target, level: str = "###") -> list[s
         expected = probes[0].expected.replace(probes[0].probe, "it") if probes[0].expected else ""
         lines.append(f"- {who}: observed {observed}" + (f"; expected {expected}" if expected else ""))
     lines += ["", f"**Affected:** {affected(item)}."]
-    if item.item in INTERACTIONS:
+    if declared(item.item).interactions:
         lines.append("**Interactions affected:** "
-                     + INTERACTIONS[item.item].format(failed=item.probes_failed, run=item.probes_run) + ".")
+                     + declared(item.item).interactions.format(failed=item.probes_failed, run=item.probes_run) + ".")
     lines.append(f"**First seen:** {local(entry.first_seen, target.time_zone)}.")
     again = "first run to fail" if entry.runs == 1 else f"failing in {entry.runs} consecutive runs"
     lines.append(f"**Frequency:** {again}; in this run {affected(item)} failed"

@@ -1,6 +1,8 @@
-"""The maintenance window: when it ended, when the email check may send; and business hours.
+"""The maintenance window: when it ended (and who said so), when the email may be sent; business hours.
 
-Also the business hours, which decide whether the chat widget should be available at all.
+The window end comes from the first of: the command line (`--window-end`, or what `allclear watch`
+saw), the target file, a maintenance the status page shows completed recently. Business hours
+decide whether the chat widget should be available at all.
 
 The vendor asks for the test email to go out at least 15 minutes after the window ends (mail
 queued during the window is still being routed before then). With no known window end, as in a
@@ -13,11 +15,48 @@ import contextlib
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from allclear.config import BusinessHours, StatusPageCheck
+from allclear.config import BusinessHours
+from allclear.items.status_page import StatusPageCheck
 from allclear.probes.statuspage import read_status_page
+
+
+@dataclass(frozen=True)
+class WindowEnd:
+    moment: datetime | None = None
+    source: str = "none given"
+
+
+class WindowEndError(ValueError):
+    """A window end given on the command line that is not a time with its UTC offset."""
+
+
+def parse_window_end(text: str, option: str = "--window-end") -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise WindowEndError(f"{option}: {text!r} is not an ISO 8601 time such as 2026-11-23T23:00:00-08:00") from None
+    if moment.tzinfo is None:
+        raise WindowEndError(f"{option}: {text!r} needs a UTC offset, such as 2026-11-23T23:00:00-08:00")
+    return moment
+
+
+def resolve_window_end(given: str | None, given_source: str, target_window_end: datetime | None,
+                       status_page: StatusPageCheck | None = None) -> WindowEnd:
+    """The window end and its source: the command line's, else the target file's, else (when a
+    status page is given to ask) a maintenance it shows completed within its `recent_hours`."""
+    if given:
+        return WindowEnd(parse_window_end(given), given_source)
+    if target_window_end is not None:
+        return WindowEnd(target_window_end, "target file")
+    try:
+        found = window_end_from_status_page(status_page)
+    except Exception:  # noqa: BLE001 - the status page's own check reports what is wrong with it
+        found = None
+    return WindowEnd(*found) if found else WindowEnd()
 
 
 def email_due_at(window_end: datetime | None, delay_minutes: float) -> datetime | None:

@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from allclear.config import Secrets, Sink
+from allclear.config.fields import Seconds, Section
+from allclear.config.secrets import Secrets
 from allclear.escalation.courier import Answer, Courier, DeliveryFailed, Request
-from allclear.escalation.message import Notice
+
+if TYPE_CHECKING:      # the sinks' settings are part of the target: they must import without the messages
+    from allclear.escalation.message import Notice
+
+
+class Sink(Section):
+    """Where an escalation goes. `ops = true` sinks also hear "could not verify" (inconclusive)
+    items; the others hear only failures graded P1/P2, which are the vendor's to fix."""
+
+    name: str = ""                 # how the sink is named in the summary (default: its type)
+    ops: bool = False
+    # every-run: each failing run updates the open escalation; on-change: only when its grade or
+    # failing probes change (a scheduled job must not comment every 15 minutes on a vendor ticket)
+    updates: Literal["every-run", "on-change"] = "on-change"
+    timeout_s: Seconds = 10.0      # one request
+    deadline_s: Seconds = 60.0     # all attempts of one delivery, retries with backoff included
+
+    @property
+    def label(self) -> str:
+        return self.name or self.type  # type: ignore[attr-defined]
 
 
 class SinkClient:

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from allclear.config import Secrets
+from allclear.config.secrets import Secrets
 
 REDACTED_HEADERS = ("authorization", "x-allclear-signature")
 RETRYABLE_STATUS = (408, 429, 500, 502, 503, 504)

@@ -5,10 +5,28 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import TYPE_CHECKING, Literal
 
-from allclear.config import EmailSink
-from allclear.escalation.base import SinkClient, report_file
-from allclear.escalation.message import Notice
+from pydantic import Field
+
+from allclear.config.fields import EnvName, Port, Security
+from allclear.escalation.base import Sink, SinkClient, report_file
+
+if TYPE_CHECKING:
+    from allclear.escalation.message import Notice
+
+
+class EmailSink(Sink):
+    """Email to a support address with the HTML report attached (the vendor asks for P2 or above)."""
+
+    type: Literal["email"]
+    to: list[str] = Field(min_length=1)
+    from_address: str
+    smtp_host: str
+    smtp_port: Port = 587
+    smtp_security: Security = "starttls"
+    smtp_user: str = ""
+    smtp_password_env: EnvName | None = None
 
 
 class Email(SinkClient):

@@ -7,11 +7,27 @@ from the same Markdown the ticket uses: headings, bullet and numbered lists, **b
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Literal
 
-from allclear.config import JiraSink
-from allclear.escalation.base import SinkClient, report_file
+from allclear.config.fields import EnvName, Grade, Url
+from allclear.escalation.base import Sink, SinkClient, report_file
 from allclear.escalation.courier import Request
-from allclear.escalation.message import Notice
+
+if TYPE_CHECKING:
+    from allclear.escalation.message import Notice
+
+
+class JiraSink(Sink):
+    """Jira Cloud: an issue per escalation, the HTML report attached, comments on update and resolve."""
+
+    type: Literal["jira"]
+    site: Url                      # https://<your-org>.atlassian.net
+    user: str                      # the Atlassian account's email
+    api_token_env: EnvName
+    project: str                   # project key, e.g. OPS
+    issue_type: str = "Bug"
+    priority: dict[Grade, str] = {"P1": "Highest", "P2": "High", "P3": "Medium", "P4": "Low"}
+    labels: list[str] = ["allclear"]
 
 
 def adf_inline(text: str) -> list[dict]:

@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 from datetime import timezone
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlparse
 
-from allclear.config import PagerDutySink
-from allclear.escalation.base import SinkClient
+from allclear.config.fields import EnvName, Grade, Url
+from allclear.escalation.base import Sink, SinkClient
 from allclear.escalation.courier import Request
-from allclear.escalation.message import Notice
+
+if TYPE_CHECKING:
+    from allclear.escalation.message import Notice
+
+
+PagerDutySeverity = Literal["critical", "error", "warning", "info"]
+
+
+class PagerDutySink(Sink):
+    """PagerDuty Events API v2: trigger / resolve an alert, deduplicated by target and item."""
+
+    type: Literal["pagerduty"]
+    routing_key_env: EnvName
+    url: Url = "https://events.pagerduty.com/v2/enqueue"
+    updates: Literal["every-run", "on-change"] = "every-run"   # a re-trigger with the same key is free
+    severity: dict[Grade, PagerDutySeverity] = {"P1": "critical", "P2": "error", "P3": "warning", "P4": "info"}
 
 
 class PagerDuty(SinkClient):

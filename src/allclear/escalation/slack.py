@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from allclear.config import SlackSink
-from allclear.escalation.base import PostingSink
+from typing import TYPE_CHECKING, Literal
+
+from allclear.config.fields import EnvName
+from allclear.escalation.base import PostingSink, Sink
 from allclear.escalation.courier import Request
-from allclear.escalation.message import Notice
+
+if TYPE_CHECKING:
+    from allclear.escalation.message import Notice
+
+
+class SlackSink(Sink):
+    """A Slack incoming webhook: one short message when an escalation opens, changes or resolves."""
+
+    type: Literal["slack"]
+    webhook_url_env: EnvName       # the webhook URL is itself a secret
 
 
 def escaped(text: str) -> str:

@@ -9,11 +9,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from typing import TYPE_CHECKING, Literal
 
-from allclear.config import WebhookSink
-from allclear.escalation.base import PostingSink
+from allclear.config.fields import EnvName, Url
+from allclear.escalation.base import PostingSink, Sink
 from allclear.escalation.courier import Request
-from allclear.escalation.message import Notice
+
+if TYPE_CHECKING:
+    from allclear.escalation.message import Notice
+
+
+class WebhookSink(Sink):
+    """A generic JSON webhook; with `secret_env`, the body is signed (HMAC-SHA256) in a header."""
+
+    type: Literal["webhook"]
+    url: Url
+    secret_env: EnvName | None = None
+    updates: Literal["every-run", "on-change"] = "every-run"
 
 
 def signature(secret: str, body: bytes) -> str:

@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
-from allclear.config import ZendeskSink
-from allclear.escalation.base import SinkClient, report_file
+from typing import TYPE_CHECKING, Literal
+
+from allclear.config.fields import EnvName, Grade, Url
+from allclear.escalation.base import Sink, SinkClient, report_file
 from allclear.escalation.courier import Request
-from allclear.escalation.message import Notice
+
+if TYPE_CHECKING:
+    from allclear.escalation.message import Notice
+
+
+class ZendeskSink(Sink):
+    """Zendesk Support: the report uploaded, a ticket created with it; comments on update, solved on resolve."""
+
+    type: Literal["zendesk"]
+    url: Url                       # https://<subdomain>.zendesk.com
+    user: str                      # the agent's email; authenticated as "<user>/token"
+    api_token_env: EnvName
+    priority: dict[Grade, Literal["urgent", "high", "normal", "low"]] = {
+        "P1": "urgent", "P2": "high", "P3": "normal", "P4": "low"}
+    ticket_type: Literal["problem", "incident", "question", "task"] = "incident"
+    tags: list[str] = ["allclear"]
+    solve_on_resolve: bool = True  # a green run sets the ticket solved (else only a comment)
 
 
 class Zendesk(SinkClient):

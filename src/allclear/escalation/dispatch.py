@@ -1,0 +1,185 @@
+"""P1/P2 failures escalate; inconclusive items go to ops; green runs resolve. One entry point: `escalate`.
+
+A run's changes (open / update / resolve, see plan.py) are offered to every configured sink. Each
+sink remembers what it was last told, so a repeated failure updates instead of opening again, an
+unchanged one stays quiet on `updates = "on-change"` sinks, and a sink that was down is offered the
+escalation again next run. In a dry run the same decisions are made on a scratch copy of the state
+and the requests are written to reports/escalations/ instead of sent.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from allclear.config import Secrets, Target
+from allclear.escalation.base import SinkClient
+from allclear.escalation.courier import Courier, DeliveryFailed, DryRunCourier, LiveCourier
+from allclear.escalation.email import Email
+from allclear.escalation.jira import Jira
+from allclear.escalation.message import Notice, notice_for
+from allclear.escalation.pagerduty import PagerDuty
+from allclear.escalation.plan import Change, apply_run
+from allclear.escalation.slack import Slack
+from allclear.escalation.state import RESOLVED, EscalationState
+from allclear.escalation.webhook import Webhook
+from allclear.escalation.zendesk import Zendesk
+from allclear.ticket import Escalated, ticket_markdown
+from allclear.verdict import RunVerdict
+
+SINK_TYPES: dict[str, type[SinkClient]] = {
+    "pagerduty": PagerDuty, "jira": Jira, "zendesk": Zendesk, "slack": Slack, "webhook": Webhook, "email": Email,
+}
+STATE_FILE = "escalations.sqlite"
+DRY_RUN_DIR = "escalations"
+
+
+@dataclass
+class Delivery:
+    sink: str
+    item: str
+    kind: str        # failure | inconclusive
+    action: str      # open | update | resolve
+    status: str      # sent | dry-run | failed | unchanged | skipped
+    detail: str      # the sink's handle (ticket key, ...), or what went wrong
+    unreachable: bool = field(default=False, repr=False, compare=False)   # kept failing until its deadline
+
+    def line(self) -> str:
+        return f"{self.sink}: {self.action} {self.item}{' (could not verify)' if self.kind == 'inconclusive' else ''}" \
+               f" → {self.status}{': ' + self.detail if self.detail else ''}"
+
+
+@dataclass
+class EscalationReport:
+    mode: str                                   # send | dry-run
+    deliveries: list[Delivery] = field(default_factory=list)
+    ticket: str = ""                            # path of ticket.md
+    dry_run_dir: str = ""
+
+    @property
+    def failed(self) -> list[Delivery]:
+        return [d for d in self.deliveries if d.status == "failed"]
+
+    def to_json(self) -> dict:
+        deliveries = [{k: v for k, v in d.__dict__.items() if k != "unreachable"} for d in self.deliveries]
+        return {"mode": self.mode, "ticket": self.ticket, "dry_run_dir": self.dry_run_dir,
+                "failed": len(self.failed), "deliveries": deliveries}
+
+
+def escalate(verdict: RunVerdict, target: Target, secrets: Secrets, reports_dir: Path, mode: str,
+             report_path: Path | None = None, report_url: str | None = None, courier: Courier | None = None,
+             progress: Callable[[str], None] = lambda line: None) -> EscalationReport:
+    """Record the run in the escalation state, tell the sinks, write reports/ticket.md."""
+    dry_run = mode == "dry-run"
+    report = EscalationReport(mode)
+    if report_url is None:   # where people open the report: the target's link, or the CI run's
+        report_url = target.escalation.report_url or os.environ.get("ALLCLEAR_REPORT_URL", "")
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    with open(reports_dir / "escalations.lock", "w") as lock:
+        # Overlapping runs (a slow one and the next scheduled one) take turns: one decides and
+        # records at a time, so both cannot open the same escalation.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _escalate(verdict, target, secrets, reports_dir, dry_run, report, report_path, report_url,
+                         courier, progress)
+
+
+def _escalate(verdict, target, secrets, reports_dir, dry_run, report, report_path, report_url, courier,
+              progress) -> EscalationReport:
+    state = EscalationState.open(reports_dir / STATE_FILE, scratch=dry_run)
+    try:
+        changes = apply_run(state, verdict, [sink.label for sink in target.escalation.sinks])
+        if courier is None:
+            if dry_run:
+                courier = DryRunCourier(secrets, reports_dir / DRY_RUN_DIR)
+                report.dry_run_dir = str(reports_dir / DRY_RUN_DIR)
+            else:
+                courier = LiveCourier(secrets)
+        clients = [SINK_TYPES[sink.type](sink, secrets, courier) for sink in target.escalation.sinks]
+        unreachable: dict[str, str] = {}   # sink -> why: one sink's deadline is waited out once per run
+        for change in changes:
+            notice = notice_for(change, verdict, target, report_path, report_url, secrets)
+            for client in clients:
+                if change.kind == "inconclusive" and not client.config.ops:
+                    continue
+                if client.label in unreachable:
+                    delivery = Delivery(client.label, change.item.item, change.kind, change.action, "failed",
+                                        f"not tried: unreachable earlier in this run ({unreachable[client.label]})")
+                else:
+                    delivery = deliver(state, client, notice, verdict.finished_at, dry_run, progress)
+                    if delivery.status == "failed" and delivery.unreachable:
+                        unreachable[client.label] = delivery.detail.split(" (")[0]
+                report.deliveries.append(delivery)
+                progress(f"escalation: {delivery.line()}")
+        ticket = reports_dir / "ticket.md"
+        ticket.write_text(secrets.redact(ticket_markdown(verdict, target, ticket_entries(changes),
+                                                         report_url or str(report_path or ""))), encoding="utf-8")
+        report.ticket = str(ticket)
+    finally:
+        state.close()
+    return report
+
+
+def deliver(state: EscalationState, client: SinkClient, notice: Notice, now: datetime, dry_run: bool,
+            progress: Callable[[str], None]) -> Delivery:
+    change = notice.change
+    told = state.delivery(change.record, client.label)
+
+    def result(action: str, status: str, detail: str) -> Delivery:
+        return Delivery(client.label, change.item.item, change.kind, action, status, detail)
+
+    if change.action == "resolve":
+        if told is None:
+            return result("resolve", "skipped", "it was never told of this escalation (that delivery failed)")
+        if told.fingerprint == RESOLVED:
+            return result("resolve", "unchanged", f"already told it is resolved ({told.ref})")
+        action = "resolve"
+    elif told is None:
+        action = "open"
+    elif client.config.updates == "every-run" or told.fingerprint != change.record.fingerprint:
+        action = "update"
+    else:
+        return result("update", "unchanged", f"still open ({told.ref}); nothing new to tell")
+    progress(f"escalation: {client.label}: {action} {change.item.item} …")
+    client.warnings.clear()
+    try:
+        if action == "open":
+            ref = client.open(notice)
+        elif action == "update":
+            ref = client.update(notice, told.ref)
+        else:
+            ref = client.resolve(notice, told.ref)
+    except DeliveryFailed as exc:
+        failed = result(action, "failed", str(exc))
+        failed.unreachable = exc.unreachable
+        return failed
+    except Exception as exc:  # a bug in one sink must not cost the other sinks their escalation
+        return result(action, "failed", client.secrets.redact(f"{type(exc).__name__}: {exc}"))
+    state.delivered(change.record, client.label, ref, RESOLVED if action == "resolve" else change.record.fingerprint,
+                    now)
+    warnings = "".join(f" (but {warning})" for warning in client.warnings)
+    return result(action, "dry-run" if dry_run else "sent", ref + warnings)
+
+
+def ticket_entries(changes: list[Change]) -> list[Escalated]:
+    """The ticket covers the failures open after this run, or, when none is, those it resolved."""
+    failures = [c for c in changes if c.kind == "failure"]
+    still_open = [Escalated(c.item, c.record.first_seen, c.record.runs, grade=c.record.grade)
+                  for c in failures if c.action != "resolve" and c.record.grade in ("P1", "P2")]
+    if still_open:
+        return still_open
+    return [Escalated(c.item, c.record.first_seen, c.record.runs, c.record.resolved_at, c.record.grade)
+            for c in failures if c.action == "resolve" and c.changed]   # resolved in this run
+
+
+def resolve_mode(target: Target, escalate_flag: bool, dry_run_flag: bool) -> str:
+    if escalate_flag and dry_run_flag:
+        raise ValueError("--escalate and --dry-run contradict each other: give one")
+    if escalate_flag:
+        return "send"
+    if dry_run_flag:
+        return "dry-run"
+    return target.escalation.mode or ("dry-run" if target.sandbox else "send")

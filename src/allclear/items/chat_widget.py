@@ -1,0 +1,56 @@
+"""Chat widget: on each website page it loads and is usable (in business hours), or behaves as configured off-hours."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from allclear.config.fields import Seconds, Section, Url
+from allclear.items import GoItem, Parameter
+
+
+class ChatWidgetSelectors(Section):
+    """The widget's elements. The vendor's loader pulls chat-sdk/widget.js and reads
+    `window.gladlyConfig = {appId}`; its DOM is not documented, so check these on your site."""
+
+    launcher: str = "#gladly-launcher"
+    panel: str = "[data-testid=chat-panel]"
+    offline_message: str = "[data-testid=chat-offline]"
+    search_input: str = "[data-testid=chat-search-input]"
+    search_result: str = "[data-testid=chat-search-result]"
+    quick_action: str = "[data-testid=chat-quick-action]"
+    start_chat: str = "[data-testid=chat-start]"
+    message_input: str = "[data-testid=chat-message-input]"
+    send: str = "[data-testid=chat-send]"
+    message_sent: str = "[data-testid=chat-message-status]"
+
+
+class ChatWidgetCheck(Section):
+    enabled: bool = True
+    pages: list[Url] = Field(min_length=1)          # website pages that embed the widget
+    script_url_contains: str = "chat-sdk/widget.js"  # how the widget's script is recognised among requests
+    search_query: str = "return"                     # must return at least one answer
+    start_chat: bool = False                         # also start a chat and send test_message (to a test queue!)
+    test_message: str = "allclear post-maintenance test: please ignore"
+    off_hours: Literal["hidden", "offline-message", "skip"] = "skip"   # what the widget does when closed
+    load_timeout_s: Seconds = 20.0
+    step_timeout_s: Seconds = 10.0
+    budget_s: Seconds = 10.0                         # page to usable widget slower than this: a P4 note
+    selectors: ChatWidgetSelectors = ChatWidgetSelectors()
+
+
+def _reproduce(chat: ChatWidgetCheck, probes: str) -> list[str]:
+    return [f"Open the affected page(s): {probes}.", "Wait for the chat launcher and open it.",
+            "Expected: the search box and the quick actions appear.",
+            f"Search for {chat.search_query!r}: expected at least one answer."]
+
+
+ITEM = GoItem(
+    key="chat_widget", title="The chat widget is there and usable (in business hours)", order=4, name="Chat widget",
+    probe=("website page", "website pages"), settings=ChatWidgetCheck,
+    parameter=Parameter("widget_page", lambda target: target.chat_widget.pages
+                        if target.chat_widget and target.chat_widget.enabled else []),
+    core=True, interactions="chats: customers on {failed} of {run} website pages cannot start one",
+    reproduce=_reproduce,
+)

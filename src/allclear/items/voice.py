@@ -1,0 +1,48 @@
+"""Support lines: a test call to each line is answered, and not by the maintenance recording."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from allclear.config.fields import EnvName, PhoneNumber, Seconds, Section, Url
+from allclear.items import GoItem, Parameter
+
+
+class SupportLine(Section):
+    number: PhoneNumber
+    name: str = ""
+    expected_greeting: str = ""   # a phrase the line must say when it answers (optional)
+
+
+class VoiceCheck(Section):
+    """Twilio places the probe call; only the API base differs between the sandbox and Twilio."""
+
+    enabled: bool = True
+    api_base: Url = "https://api.twilio.com"
+    account_sid: str
+    auth_token_env: EnvName
+    from_number: PhoneNumber
+    lines: list[SupportLine] = Field(min_length=1)
+    ring_timeout_s: int = Field(default=30, ge=5, le=600)     # Twilio `Timeout`: how long it may ring
+    listen_s: int = Field(default=8, ge=1, le=120)            # seconds recorded and transcribed after answer
+    time_limit_s: int = Field(default=60, ge=10, le=14400)    # Twilio `TimeLimit`: the call can never stay up
+    answer_deadline_s: Seconds = 60.0
+    transcription_deadline_s: Seconds = 180.0
+    poll_interval_s: Seconds = 1.0
+    maintenance_phrases: list[str] = ["undergoing system maintenance", "encountered an error processing"]
+
+
+def _reproduce(voice: VoiceCheck, probes: str) -> list[str]:
+    return [f"From {voice.from_number}, call the affected line(s): {probes}.",
+            f"Listen to the first {voice.listen_s} seconds after it answers.",
+            "Expected: the line's normal greeting; not busy, not unanswered, not the maintenance recording."]
+
+
+ITEM = GoItem(
+    key="voice", title="Each support line answers with its greeting", order=2, name="Support lines",
+    probe=("support line", "support lines"), settings=VoiceCheck,
+    parameter=Parameter("support_line", lambda target: target.voice.lines if target.voice and target.voice.enabled
+                        else [], id=lambda line: line.name or line.number),
+    core=True, interactions="calls: {failed} of {run} test calls did not reach the support line's greeting",
+    reproduce=_reproduce,
+)
