@@ -11,11 +11,20 @@ from pathlib import Path
 
 import pytest
 
+from allclear.items import registered
 from allclear.sandbox.faults import KNOWN_FAULTS
 from tests.conftest import find_leaks, made_up_secrets, write_target
 
 MATRIX = Path(__file__).with_name("fault_matrix.md")
-ITEMS = ("login", "reporting_api", "status_page", "voice", "email", "dns", "chat_widget", "help_center")
+
+
+def matrix_items() -> tuple[str, ...]:
+    """The items, as the table's header names them: a new item is a new column."""
+    header = next(line for line in MATRIX.read_text(encoding="utf-8").splitlines() if line.startswith("| faults"))
+    return tuple(cell.strip() for cell in header.strip().strip("|").split("|"))[1:-1]
+
+
+ITEMS = matrix_items()
 
 # Five agents and short timeouts, so that faults which wait something out (a desktop that never
 # loads, a line that never answers, a reply that never comes) do not make the matrix slow; none under
@@ -79,3 +88,7 @@ def _why(result, observed: dict, expected: dict) -> str:
     wrong = [key for key in ITEMS if observed[key] != expected[key]]
     lines = [f"{key}: {result.item(key)['probes'][0]['message'][:200]}" for key in wrong]
     return "\n".join(lines) or result.output[-2000:]
+
+
+def test_every_declared_item_has_a_column():
+    assert sorted(ITEMS) == sorted(registered())

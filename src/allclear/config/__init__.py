@@ -30,11 +30,6 @@ __all__ = sorted(_HOME_OF)
 
 
 def __getattr__(name: str):
-    if name not in _HOME_OF:   # TEMPORARY while probes move their imports to allclear.items
-        from allclear.items import registered
-        for item in registered().values():
-            module = importlib.import_module(item.settings.__module__) if item.settings else None
-            if module is not None and hasattr(module, name):
-                return getattr(module, name)
+    if name not in _HOME_OF:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(importlib.import_module(f"{__name__}.{_HOME_OF[name]}"), name)

@@ -39,7 +39,8 @@ class Parameter:
 class GoItem:
     key: str                                        # checks/test_<key>.py; its table [<key>]; [retries.<key>]
     title: str                                      # what the item verifies: the first line of its check's docstring
-    order: int = 100                                # its place on the vendor's Go list: how the target lists items
+    order: int = 100                                # its place among the target's tables (as config/example.toml
+                                                    # has them): lists of items and of secrets follow it
     name: str = ""                                  # short, for pagers and tickets: "Agent login"
     probe: tuple[str, str] = ("probe", "probes")    # what one probe is, singular and plural: ("agent", "agents")
     settings: type[Section] | None = None           # the model of its [<key>] table
@@ -64,7 +65,7 @@ class GoItem:
 
 @cache
 def registered() -> dict[str, GoItem]:
-    """Every declared item by key, in the order of the vendor's Go list."""
+    """Every declared item by key, in their declared order."""
     found: dict[str, GoItem] = {}
     for module in pkgutil.iter_modules(__path__):
         item = getattr(importlib.import_module(f"{__name__}.{module.name}"), "ITEM", None)

@@ -47,7 +47,7 @@ def _reproduce(chat: ChatWidgetCheck, probes: str) -> list[str]:
 
 
 ITEM = GoItem(
-    key="chat_widget", title="The chat widget is there and usable (in business hours)", order=4, name="Chat widget",
+    key="chat_widget", title="The chat widget is there and usable (in business hours)", order=7, name="Chat widget",
     probe=("website page", "website pages"), settings=ChatWidgetCheck,
     parameter=Parameter("widget_page", lambda target: target.chat_widget.pages
                         if target.chat_widget and target.chat_widget.enabled else []),

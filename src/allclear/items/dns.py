@@ -25,7 +25,7 @@ class DnsCheck(Section):
 
 
 ITEM = GoItem(
-    key="dns", title="The platform's DNS records are right", order=8, name="DNS", probe=("DNS record", "DNS records"),
+    key="dns", title="The platform's DNS records are right", order=6, name="DNS", probe=("DNS record", "DNS records"),
     settings=DnsCheck,
     parameter=Parameter("dns_record", lambda target: target.dns.records if target.dns and target.dns.enabled else [],
                         id=lambda record: f"{record.type} {record.name}"),

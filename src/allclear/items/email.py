@@ -36,7 +36,7 @@ def _reproduce(email: EmailCheck, probes: str) -> list[str]:
 
 
 ITEM = GoItem(
-    key="email", title="An email to the support address gets a reply", order=3, name="Email round trip",
+    key="email", title="An email to the support address gets a reply", order=5, name="Email round trip",
     probe=("test email", "test emails"), settings=EmailCheck, core=True, waits=True,
     interactions="emails: {failed} of {run} test emails got no reply", reproduce=_reproduce,
 )

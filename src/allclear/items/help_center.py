@@ -36,7 +36,7 @@ def _reproduce(help_center: HelpCenterCheck, probes: str) -> list[str]:
 
 
 ITEM = GoItem(
-    key="help_center", title="The help center loads and its search works", order=5, name="Help center",
+    key="help_center", title="The help center loads and its search works", order=8, name="Help center",
     probe=("help center", "help centers"), settings=HelpCenterCheck,
     parameter=Parameter("help_center_site", lambda target: target.help_center.sites
                         if target.help_center and target.help_center.enabled else [],

@@ -31,7 +31,7 @@ def _reproduce(api: ReportingApiCheck, probes: str) -> list[str]:
 
 
 ITEM = GoItem(
-    key="reporting_api", title="The reporting API answers with valid data", order=6, name="Reporting API",
+    key="reporting_api", title="The reporting API answers with valid data", order=2, name="Reporting API",
     probe=("API request", "API requests"), settings=ReportingApiCheck,
     parameter=Parameter("report_spec", lambda target: target.reporting_api.reports if target.reporting_api else [],
                         id=lambda report: report.metric_set),

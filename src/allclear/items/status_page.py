@@ -14,7 +14,7 @@ class StatusPageCheck(Section):
 
 
 ITEM = GoItem(
-    key="status_page", title="The status page shows no maintenance in progress", order=9, name="Status page",
+    key="status_page", title="The status page shows no maintenance in progress", order=3, name="Status page",
     probe=("status page check", "status page checks"), settings=StatusPageCheck, cap="P4",
     reproduce=lambda page, probes: [f"Open {page.url}."],
 )

@@ -39,7 +39,7 @@ def _reproduce(voice: VoiceCheck, probes: str) -> list[str]:
 
 
 ITEM = GoItem(
-    key="voice", title="Each support line answers with its greeting", order=2, name="Support lines",
+    key="voice", title="Each support line answers with its greeting", order=4, name="Support lines",
     probe=("support line", "support lines"), settings=VoiceCheck,
     parameter=Parameter("support_line", lambda target: target.voice.lines if target.voice and target.voice.enabled
                         else [], id=lambda line: line.name or line.number),

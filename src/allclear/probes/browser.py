@@ -2,26 +2,26 @@
 
 Async because every browser item shares one Chromium, driven from one thread (Playwright is not
 thread-safe): agents sign in side by side, each in a context of its own (see allclear.lanes).
-Passwords never reach evidence: the sign-in is done between two separate tracing sessions, because
-one trace would record both the typed value and the login request's body.
+Passwords never reach evidence: the sign-in step runs untraced, between two tracing sessions,
+because one trace would record both the typed value and the login request's body (see walk.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-from playwright.async_api import Browser, BrowserContext, Page, Playwright
+from playwright.async_api import Browser, Page, Playwright
 from playwright.async_api import Error as PlaywrightError
 
-from allclear.config import LoginCheck
+from allclear.items.login import LoginCheck
 from allclear.probes.errors import BrowserUnavailable
-from allclear.probes.steps import Step, StepLog
+from allclear.probes.walk import BrowserWalk, WalkRecord, appears, page_error, title_and_maintenance
 
 SYSTEM_CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -60,42 +60,8 @@ async def launch_chromium(playwright: Playwright) -> Browser:
     )
 
 
-NET_ERRORS = {
-    "ERR_CONNECTION_REFUSED": "connection refused (nothing listens there)",
-    "ERR_NAME_NOT_RESOLVED": "the host name does not resolve",
-    "ERR_INVALID_HTTP_RESPONSE": "the answer was not HTTP",
-    "ERR_EMPTY_RESPONSE": "the server hung up without answering",
-    "ERR_CONNECTION_RESET": "the connection was reset",
-    "ERR_CONNECTION_CLOSED": "the connection was closed",
-    "ERR_TIMED_OUT": "timed out",
-    "ERR_CERT_AUTHORITY_INVALID": "its TLS certificate is not trusted",
-    "ERR_CERT_DATE_INVALID": "its TLS certificate has expired (or is not yet valid)",
-    "ERR_CERT_COMMON_NAME_INVALID": "its TLS certificate is for another name",
-}
-
-
-def page_error(error: PlaywrightError) -> str:
-    """Playwright's message, first line, in words: `Page.goto: net::ERR_CONNECTION_REFUSED at URL`
-    becomes `connection refused (nothing listens there) [net::ERR_CONNECTION_REFUSED]`."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    text = re.sub(r"^\w+\.\w+: ", "", text)
-    code = re.search(r"net::(ERR_[A-Z_]+)", text)
-    if code and code.group(1) in NET_ERRORS:
-        return f"{NET_ERRORS[code.group(1)]} [net::{code.group(1)}]"
-    return text
-
-
-async def failure_screenshot(page: Page, evidence_dir: Path) -> list[Path]:
-    """The page as it was when a step failed; nothing when even that is impossible (page gone)."""
-    path = evidence_dir / "screenshot.png"
-    with contextlib.suppress(PlaywrightError):
-        await page.screenshot(path=path, full_page=True, timeout=5000)
-        return [path]
-    return []
-
-
 @dataclass
-class LoginObservation:
+class LoginObservation(WalkRecord):
     """What one synthetic agent met, step by step, from the login page to logging out."""
 
     agent: str
@@ -108,10 +74,6 @@ class LoginObservation:
     desktop_seconds: float | None = None
     status_set: str = ""
     logged_out: bool = False
-    failed_step: str = ""
-    problem: str = ""
-    evidence: list[Path] = field(default_factory=list)
-    steps: list[Step] = field(default_factory=list)
 
 
 class AgentSession:
@@ -126,54 +88,16 @@ class AgentSession:
         """Cancelled (the run's deadline passed), it still takes its screenshot, logs the agent out
         and keeps its trace: that is the evidence of where it hung."""
         seen = LoginObservation(agent=email, login_url=self.settings.url)
-        steps = StepLog()
-        seen.steps = steps
-        self.evidence_dir.mkdir(parents=True, exist_ok=True)
-        context = await self.browser.new_context()
-        context.set_default_timeout(self.settings.page_timeout_s * 1000)
-        await context.tracing.start(snapshots=True)
-        page = await context.new_page()
-        tracing = "before-sign-in"
-        name = ""
-        try:
-            for name, action in [("Open the login page", self._open_login_page),
-                                 ("Agent signs in", self._sign_in),
-                                 ("Agent desktop loads", self._desktop_loads),
-                                 (f"Agent sets status {self.settings.active_status}", self._set_status),
-                                 ("Agent logs out", self._log_out)]:
-                with steps(name) as step:
-                    if name == "Agent signs in":
-                        await self._stop_trace(context, seen, tracing)
-                        tracing = ""
-                        ok = await action(page, seen, password)
-                        await context.tracing.start(snapshots=True)
-                        tracing = "after-sign-in"
-                    else:
-                        ok = await action(page, seen)
-                    if not ok:
-                        step.fail(seen.problem)
-                if not ok:
-                    seen.failed_step = name
-                    break
-        except PlaywrightError as exc:
-            seen.failed_step = seen.failed_step or name or "browser"
-            seen.problem = page_error(exc)
-        finally:
-            troubled = bool(seen.failed_step) or not seen.logged_out      # failed, or cancelled at the deadline
-            if troubled:
-                await self._screenshot(page, seen)
-            if (seen.signed_in or self._submitted and not seen.refusal) and not seen.logged_out:
-                await self._log_out_quietly(page, seen)     # a session may exist even if we never saw it
-            if tracing:
-                await self._stop_trace(context, seen, tracing, keep=troubled)
-            with contextlib.suppress(PlaywrightError):
-                await context.close()
-        if not seen.failed_step:
-            for path in seen.evidence:
-                path.unlink(missing_ok=True)
-            seen.evidence = []
-            with contextlib.suppress(OSError):
-                self.evidence_dir.rmdir()
+        async with BrowserWalk(self.browser, seen, self.evidence_dir, self.settings.page_timeout_s,
+                               trace="trace-before-sign-in.zip", cleanup=self._log_out_if_signed_in) as walk:
+            await walk.run([
+                ("Open the login page", self._open_login_page),
+                ("Agent signs in", walk.untraced(partial(self._sign_in, password=password),
+                                                 resume_as="trace-after-sign-in.zip")),
+                ("Agent desktop loads", self._desktop_loads),
+                (f"Agent sets status {self.settings.active_status}", self._set_status),
+                ("Agent logs out", self._log_out),
+            ])
         return seen
 
     async def _open_login_page(self, page: Page, seen: LoginObservation) -> bool:
@@ -183,9 +107,8 @@ class AgentSession:
             seen.problem = f"the login page did not load: {page_error(exc)}"
             return False
         seen.login_page_status = response.status if response else None
-        seen.login_page_title = await page.title()
-        text = f"{seen.login_page_title} {await page.inner_text('body')}".lower()
-        seen.maintenance_page = any(phrase.lower() in text for phrase in self.settings.maintenance_phrases)
+        phrases = self.settings.maintenance_phrases
+        seen.login_page_title, seen.maintenance_page = await title_and_maintenance(page, phrases)
         if seen.maintenance_page:
             seen.problem = f"the maintenance page is still shown (title {seen.login_page_title!r})"
             return False
@@ -214,10 +137,7 @@ class AgentSession:
         return True
 
     async def _desktop_loads(self, page: Page, seen: LoginObservation) -> bool:
-        try:
-            await page.wait_for_selector(self.selectors.desktop_ready, state="visible",
-                                         timeout=self.settings.desktop_timeout_s * 1000)
-        except PlaywrightError:
+        if not await appears(page, self.selectors.desktop_ready, within_s=self.settings.desktop_timeout_s):
             seen.problem = f"the agent desktop did not finish loading within {self.settings.desktop_timeout_s:g} s"
             return False
         seen.desktop_seconds = round(time.monotonic() - self._submitted_at, 2)
@@ -245,30 +165,18 @@ class AgentSession:
         if not await logout.is_visible():
             await page.click(self.selectors.profile_menu, timeout=timeout_ms)
         await logout.click(timeout=timeout_ms)
-        try:
-            await page.wait_for_selector(self.selectors.email, timeout=timeout_ms or 10000)
-        except PlaywrightError:
+        if not await appears(page, self.selectors.email, within_s=(timeout_ms or 10000) / 1000):
             seen.problem = "logging out did not bring back the login page"
             return False
         seen.logged_out = True
         return True
 
-    async def _log_out_quietly(self, page: Page, seen: LoginObservation) -> None:
-        """A synthetic agent must never be left signed in and routable, whatever failed."""
+    async def _log_out_if_signed_in(self, page: Page, seen: LoginObservation) -> None:
+        """A synthetic agent must never be left signed in and routable, whatever failed: a session
+        may exist even if we never saw it (the form was submitted, and not refused)."""
+        if not (seen.signed_in or self._submitted and not seen.refusal) or seen.logged_out:
+            return
         problem = seen.problem
         with contextlib.suppress(PlaywrightError):
             await self._log_out(page, seen, timeout_ms=3000)
         seen.problem = problem
-
-    async def _screenshot(self, page: Page, seen: LoginObservation) -> None:
-        seen.evidence += await failure_screenshot(page, self.evidence_dir)
-
-    async def _stop_trace(self, context: BrowserContext, seen: LoginObservation, name: str, keep: bool = True) -> None:
-        """A trace nothing went wrong in is dropped unwritten: writing it is a good part of an agent's cost."""
-        path = self.evidence_dir / f"trace-{name}.zip"
-        with contextlib.suppress(PlaywrightError):
-            if not keep:
-                await context.tracing.stop()
-                return
-            await context.tracing.stop(path=path)
-            seen.evidence.append(path)

@@ -15,13 +15,12 @@ from pathlib import Path
 from playwright.async_api import Browser, ConsoleMessage, Page, Response
 from playwright.async_api import Error as PlaywrightError
 
-from allclear.config import ChatWidgetCheck
-from allclear.probes.browser import failure_screenshot, page_error
-from allclear.probes.steps import Step, StepLog
+from allclear.items.chat_widget import ChatWidgetCheck
+from allclear.probes.walk import BrowserWalk, WalkRecord, appears, page_error
 
 
 @dataclass
-class WidgetObservation:
+class WidgetObservation(WalkRecord):
     page_url: str
     expected_open: bool
     page_status: int | None = None
@@ -34,10 +33,6 @@ class WidgetObservation:
     chat_message_sent: bool | None = None
     seconds_to_usable: float | None = None
     console_errors: list[str] = field(default_factory=list)
-    failed_step: str = ""
-    problem: str = ""
-    evidence: list[Path] = field(default_factory=list)
-    steps: list[Step] = field(default_factory=list)
 
 
 class WidgetVisit:
@@ -47,51 +42,26 @@ class WidgetVisit:
 
     async def run(self, page_url: str, expected_open: bool) -> WidgetObservation:
         seen = WidgetObservation(page_url=page_url, expected_open=expected_open)
-        steps = StepLog()
-        seen.steps = steps
-        self.evidence_dir.mkdir(parents=True, exist_ok=True)
-        context = await self.browser.new_context()
-        context.set_default_timeout(self.settings.step_timeout_s * 1000)
-        await context.tracing.start(snapshots=True)
-        page = await context.new_page()
-        page.on("console", lambda message: self._console(seen, message))
-        page.on("pageerror", lambda error: seen.console_errors.append(f"uncaught: {error}"))
-        page.on("response", lambda response: self._response(seen, response))
-        started = time.monotonic()
-        walk = [("Open the website page", self._open_page)]
+        steps = [("Open the website page", self._open_page)]
         if expected_open:
-            walk += [("Chat launcher appears", self._launcher_appears), ("Panel opens", self._panel_opens),
-                     ("Quick actions load", self._quick_actions_load), ("FAQ search answers", self._search)]
+            steps += [("Chat launcher appears", self._launcher_appears), ("Panel opens", self._panel_opens),
+                      ("Quick actions load", self._quick_actions_load), ("FAQ search answers", self._search)]
             if self.settings.start_chat:
-                walk.append(("A chat starts and a message is sent", self._send_message))
+                steps.append(("A chat starts and a message is sent", self._send_message))
         elif self.settings.off_hours == "hidden":
-            walk.append(("Widget stays hidden outside business hours", self._stays_hidden))
+            steps.append(("Widget stays hidden outside business hours", self._stays_hidden))
         else:
-            walk += [("Chat launcher appears", self._launcher_appears),
+            steps += [("Chat launcher appears", self._launcher_appears),
                       ("Offline message shows outside business hours", self._offline_message)]
-        finished = False
-        try:
-            for name, action in walk:
-                with steps(name) as step:
-                    if not await action(page, seen):
-                        step.fail(seen.problem)
-                        seen.failed_step = name
-                        break
+        async with BrowserWalk(self.browser, seen, self.evidence_dir, self.settings.step_timeout_s,
+                               trace="trace.zip") as walk:
+            walk.page.on("console", lambda message: self._console(seen, message))
+            walk.page.on("pageerror", lambda error: seen.console_errors.append(f"uncaught: {error}"))
+            walk.page.on("response", lambda response: self._response(seen, response))
+            started = time.monotonic()
+            await walk.run(steps)
             if not seen.failed_step and expected_open:
                 seen.seconds_to_usable = round(time.monotonic() - started, 2)
-            finished = True
-        except PlaywrightError as exc:
-            seen.failed_step = seen.failed_step or name
-            seen.problem = page_error(exc)
-            finished = True
-        finally:
-            if seen.failed_step or not finished:     # not finished: cancelled at the run's deadline
-                seen.evidence += await failure_screenshot(page, self.evidence_dir)
-                with contextlib.suppress(PlaywrightError):
-                    await context.tracing.stop(path=self.evidence_dir / "trace.zip")
-                    seen.evidence.append(self.evidence_dir / "trace.zip")
-            with contextlib.suppress(PlaywrightError):
-                await context.close()
         return seen
 
     def _console(self, seen: WidgetObservation, message: ConsoleMessage) -> None:
@@ -123,10 +93,7 @@ class WidgetVisit:
         return True
 
     async def _launcher_appears(self, page: Page, seen: WidgetObservation) -> bool:
-        try:
-            await page.wait_for_selector(self.sel.launcher, state="visible",
-                                         timeout=self.settings.load_timeout_s * 1000)
-        except PlaywrightError:
+        if not await appears(page, self.sel.launcher, within_s=self.settings.load_timeout_s):
             seen.problem = (f"the chat launcher ({self.sel.launcher}) did not appear within "
                             f"{self.settings.load_timeout_s:g} s: is chat still throttled to 0%?")
             return False
@@ -135,24 +102,19 @@ class WidgetVisit:
 
     async def _panel_opens(self, page: Page, seen: WidgetObservation) -> bool:
         await page.click(self.sel.launcher)
-        try:
-            await page.wait_for_selector(self.sel.panel, state="visible")
-        except PlaywrightError:
+        if not await appears(page, self.sel.panel):
             seen.problem = "clicking the launcher did not open the chat panel"
             return False
         return True
 
     async def _quick_actions_load(self, page: Page, seen: WidgetObservation) -> bool:
         if not await self._search_or_actions(page):
-            with contextlib.suppress(PlaywrightError):
-                await page.wait_for_selector(f"{self.sel.search_input}, {self.sel.quick_action}", timeout=3000)
+            await appears(page, f"{self.sel.search_input}, {self.sel.quick_action}", within_s=3)
         if not await self._search_or_actions(page):
             seen.problem = ("the panel has neither search nor quick actions: "
                             "is \"Enable Search and Quick Actions\" still switched off?")
             return False
-        try:
-            await page.wait_for_selector(self.sel.quick_action, state="visible")
-        except PlaywrightError:
+        if not await appears(page, self.sel.quick_action):
             seen.problem = (f"quick actions did not load within {self.settings.step_timeout_s:g} s "
                             "(the vendor's maintenance symptom)")
             return False
@@ -169,9 +131,7 @@ class WidgetVisit:
             return False
         await page.fill(self.sel.search_input, self.settings.search_query)
         await page.press(self.sel.search_input, "Enter")
-        try:
-            await page.wait_for_selector(self.sel.search_result, state="visible")
-        except PlaywrightError:
+        if not await appears(page, self.sel.search_result):
             seen.search_results = 0
             seen.problem = f"searching {self.settings.search_query!r} returned no answer"
             return False
@@ -182,9 +142,7 @@ class WidgetVisit:
         await page.click(self.sel.start_chat)
         await page.fill(self.sel.message_input, self.settings.test_message)
         await page.click(self.sel.send)
-        try:
-            await page.wait_for_selector(self.sel.message_sent, state="visible")
-        except PlaywrightError:
+        if not await appears(page, self.sel.message_sent):
             seen.chat_message_sent = False
             seen.problem = "the test message was not confirmed as sent"
             return False
@@ -192,8 +150,7 @@ class WidgetVisit:
         return True
 
     async def _stays_hidden(self, page: Page, seen: WidgetObservation) -> bool:
-        with contextlib.suppress(PlaywrightError):
-            await page.wait_for_selector(self.sel.launcher, state="visible", timeout=3000)
+        await appears(page, self.sel.launcher, within_s=3)
         seen.launcher_visible = await page.locator(self.sel.launcher).is_visible()
         if seen.launcher_visible:
             seen.problem = "the chat launcher shows although the site is outside business hours"
@@ -201,9 +158,7 @@ class WidgetVisit:
 
     async def _offline_message(self, page: Page, seen: WidgetObservation) -> bool:
         await page.click(self.sel.launcher)
-        try:
-            await page.wait_for_selector(self.sel.offline_message, state="visible")
-        except PlaywrightError:
+        if not await appears(page, self.sel.offline_message):
             seen.problem = "no offline message in the chat panel outside business hours"
             return False
         seen.offline_message = (await page.inner_text(self.sel.offline_message)).strip()

@@ -7,21 +7,20 @@ the shared browser's other pages are not held up).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote_plus, urlsplit
 
 from playwright.async_api import Browser, Page
 from playwright.async_api import Error as PlaywrightError
 
-from allclear.config import HelpCenterCheck, HelpCenterSite
-from allclear.probes.browser import failure_screenshot, page_error
-from allclear.probes.steps import Step, StepLog
+from allclear.items.help_center import HelpCenterCheck, HelpCenterSite
+from allclear.probes.walk import BrowserWalk, WalkRecord, page_error, title_and_maintenance
 
 
 @dataclass
@@ -35,7 +34,7 @@ class PageVisit:
 
 
 @dataclass
-class HelpCenterObservation:
+class HelpCenterObservation(WalkRecord):
     home: PageVisit
     article: PageVisit | None = None
     article_chars: int = 0
@@ -43,10 +42,6 @@ class HelpCenterObservation:
     search_visits: list[PageVisit] = field(default_factory=list)
     cert_days_left: float | None = None
     cert_problem: str = ""
-    failed_step: str = ""
-    problem: str = ""
-    evidence: list[Path] = field(default_factory=list)
-    steps: list[Step] = field(default_factory=list)
 
 
 def certificate_days_left(url: str, ca_file: str = "", timeout_s: float = 10.0) -> tuple[float | None, str]:
@@ -75,32 +70,14 @@ class HelpCenterVisit:
 
     async def run(self, site: HelpCenterSite) -> HelpCenterObservation:
         seen = HelpCenterObservation(home=PageVisit(site.url))
-        steps = StepLog()
-        seen.steps = steps
-        self.evidence_dir.mkdir(parents=True, exist_ok=True)
-        context = await self.browser.new_context(ignore_https_errors=True)   # the certificate is checked on its own
-        context.set_default_timeout(self.settings.page_timeout_s * 1000)
-        page = await context.new_page()
-        walk = [("Home page loads", lambda: self._home(page, site, seen)),
-                ("An article opens", lambda: self._article(page, site, seen)),
-                *[(f"Search {query!r} returns results", lambda q=query: self._search(page, site, seen, q))
-                  for query in site.search_queries]]
-        finished = False
-        try:
-            for name, action in walk:
-                with steps(name) as step:
-                    if not await action():
-                        step.fail(seen.problem)
-                        seen.failed_step = name
-                        break
-            finished = True
-        finally:
-            if seen.failed_step or not finished:      # not finished: cancelled at the run's deadline
-                seen.evidence += await failure_screenshot(page, self.evidence_dir)
-            with contextlib.suppress(PlaywrightError):
-                await context.close()
+        async with BrowserWalk(self.browser, seen, self.evidence_dir, self.settings.page_timeout_s,
+                               ignore_https_errors=True) as walk:     # the certificate is checked on its own
+            await walk.run([("Home page loads", partial(self._home, site=site)),
+                            ("An article opens", partial(self._article, site=site)),
+                            *[(f"Search {query!r} returns results", partial(self._search, site=site, query=query))
+                              for query in site.search_queries]])
         if site.url.startswith("https://"):
-            with steps("The certificate is valid long enough") as step:
+            with walk.log("The certificate is valid long enough") as step:
                 seen.cert_days_left, seen.cert_problem = await asyncio.to_thread(
                     certificate_days_left, site.url, site.ca_file, self.settings.page_timeout_s)
                 if seen.cert_problem:
@@ -117,23 +94,21 @@ class HelpCenterVisit:
             return visit
         visit.seconds = round(time.monotonic() - started, 3)
         visit.status = response.status if response else None
-        visit.title = await page.title()
-        text = f"{visit.title} {await page.inner_text('body')}".lower()
-        visit.maintenance = any(phrase.lower() in text for phrase in self.settings.maintenance_phrases)
+        visit.title, visit.maintenance = await title_and_maintenance(page, self.settings.maintenance_phrases)
         if visit.maintenance:
             visit.problem = f"{url} shows the maintenance page (title {visit.title!r})"
         elif visit.status and visit.status >= 400:
             visit.problem = f"{url} answered HTTP {visit.status} (title {visit.title!r})"
         return visit
 
-    async def _home(self, page: Page, site: HelpCenterSite, seen: HelpCenterObservation) -> bool:
+    async def _home(self, page: Page, seen: HelpCenterObservation, site: HelpCenterSite) -> bool:
         seen.home = await self._visit(page, site.url)
         if not seen.home.problem and site.expected_title.lower() not in seen.home.title.lower():
             seen.home.problem = f"the home page's title is {seen.home.title!r}, not {site.expected_title!r}"
         seen.problem = seen.home.problem
         return not seen.problem
 
-    async def _article(self, page: Page, site: HelpCenterSite, seen: HelpCenterObservation) -> bool:
+    async def _article(self, page: Page, seen: HelpCenterObservation, site: HelpCenterSite) -> bool:
         link = page.locator(site.article_link).first
         if await page.locator(site.article_link).count() == 0:
             seen.problem = f"no article link ({site.article_link}) on the home page"
@@ -150,7 +125,7 @@ class HelpCenterVisit:
             return False
         return True
 
-    async def _search(self, page: Page, site: HelpCenterSite, seen: HelpCenterObservation, query: str) -> bool:
+    async def _search(self, page: Page, seen: HelpCenterObservation, site: HelpCenterSite, query: str) -> bool:
         url = site.search_url.format(url=site.url.rstrip("/"), query=quote_plus(query))
         visit = await self._visit(page, url)
         seen.search_visits.append(visit)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import httpx
 
 from allclear.probes.errors import one_line
+from allclear.probes.maintenance import shows_maintenance
 
 TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 TAGS = re.compile(r"<script.*?</script>|<style.*?</style>|<[^>]+>", re.IGNORECASE | re.DOTALL)
@@ -50,8 +51,8 @@ def look_at_login_page(url: str, maintenance_phrases: list[str], timeout_s: floa
     body = response.text
     found = TITLE.search(body)
     look.title = " ".join(html.unescape(found.group(1)).split())[:120] if found else ""
-    text = html.unescape(TAGS.sub(" ", body)).lower()
-    look.maintenance = response.status_code == 503 or any(p.lower() in text for p in maintenance_phrases)
+    text = html.unescape(TAGS.sub(" ", body))
+    look.maintenance = response.status_code == 503 or bool(shows_maintenance(text, maintenance_phrases))
     if response.status_code >= 500 and not look.maintenance:
         look.problem = f"HTTP {response.status_code} (a server error)"
     return look

@@ -23,7 +23,7 @@ from email.utils import format_datetime, make_msgid
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from allclear.config import EmailCheck
+from allclear.items.email import EmailCheck
 from allclear.probes.errors import ProbeError, one_line
 from allclear.probes.steps import StepLog
 

@@ -16,8 +16,9 @@ import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
-from allclear.config import SupportLine, VoiceCheck
+from allclear.items.voice import SupportLine, VoiceCheck
 from allclear.probes.errors import ProbeError, ServiceUnreachable, one_line
+from allclear.probes.maintenance import shows_maintenance
 from allclear.probes.steps import StepLog
 from allclear.probes.twilio_client import RebasedHttpClient
 
@@ -159,6 +160,4 @@ class SupportLineCall:
             seen.problem = seen.problem or f"could not hang up {seen.call_sid}: {exc} (TimeLimit will end it)"
 
 
-def heard_maintenance(transcription: str, phrases: list[str]) -> str:
-    text = transcription.lower()
-    return next((phrase for phrase in phrases if phrase.lower() in text), "")
+heard_maintenance = shows_maintenance      # the maintenance phrase a call's transcription holds, or ""
