@@ -20,8 +20,18 @@ from aiohttp import web
 
 from allclear import window
 from allclear.config import BusinessHours
+from allclear.sandbox.parts import FaultKinds, PartSetup
 from allclear.sandbox.platform import STATE, html, page
 
+FAULTS: FaultKinds = {
+    "chat-throttled": (None, "chat is throttled to 0%: the widget renders nothing"),
+    "chat-search-off": (None, "'Enable Search and Quick Actions' is off: the chat panel has neither"),
+    "chat-script-404": (None, "the chat widget's script answers 404"),
+    "chat-quick-actions-fail": (None, "the chat panel opens but its quick actions never load (503)"),
+}
+ORDER = 70
+# The customer's website is not the vendor's; the widget's script and config still load in maintenance.
+STAYS_UP_IN_MAINTENANCE = ("/website", "/chat-sdk/widget.js", "/chat-sdk/config/")
 APP_ID = "sandbox.allclear.test"
 OFFLINE_MESSAGE = "Our team is away right now. We're back during business hours."
 QUICK_ACTIONS = [{"id": "track-order", "label": "Track my order"},
@@ -132,6 +142,11 @@ async def send_message(request: web.Request) -> web.Response:
     message = {"id": chat.next_id("msg"), "text": text}
     conversation.messages.append(message)
     return web.json_response({"id": message["id"], "status": "received"}, status=201)
+
+
+def setup(app: web.Application, sandbox: PartSetup) -> None:
+    """Open in the target's business hours; tests may set the clock (`Sandbox.chat.clock`)."""
+    app[CHAT] = ChatState(business_hours=sandbox.target.business_hours)
 
 
 def add_routes(app: web.Application) -> None:

@@ -25,8 +25,14 @@ from pathlib import Path
 
 from aiohttp import web
 
+from allclear.sandbox.parts import FaultKinds, PartSetup
 from allclear.sandbox.platform import STATE
 
+FAULTS: FaultKinds = {
+    "desk-down": (None, "the sandbox's ticket desk (PagerDuty, Zendesk, webhook stand-ins) answers 503"),
+}
+ORDER = 90
+STAYS_UP_IN_MAINTENANCE = ("/_desk",)      # the desk stands in for the customer's own services
 PAGERDUTY_SEVERITIES = ("critical", "error", "warning", "info")
 
 
@@ -228,7 +234,25 @@ async def show(request: web.Request) -> web.Response:
     return web.json_response(request.app[DESK].data)
 
 
+def accounts_for(sandbox: PartSetup) -> DeskAccounts:
+    """The desk accepts what the target's own sinks will present (secrets made up like the rest)."""
+    accounts = DeskAccounts()
+    for sink in sandbox.target.escalation.sinks:
+        if sink.type == "pagerduty":
+            accounts.routing_keys.add(sandbox.secret(sink.routing_key_env))
+        elif sink.type == "zendesk":
+            accounts.zendesk[f"{sink.user}/token"] = sandbox.secret(sink.api_token_env)
+        elif sink.type == "webhook" and sink.secret_env:
+            accounts.webhook_secrets.add(sandbox.secret(sink.secret_env))
+    return accounts
+
+
+def setup(app: web.Application, sandbox: PartSetup) -> None:
+    app[DESK] = Desk(accounts_for(sandbox), sandbox.desk_file)
+
+
 def add_routes(app: web.Application) -> None:
+    app.middlewares.append(desk_down)
     app.router.add_get("/_desk", show)
     app.router.add_post("/_desk/pagerduty/v2/enqueue", pagerduty_enqueue)
     app.router.add_post("/_desk/zendesk/api/v2/uploads", zendesk_upload)

@@ -7,10 +7,20 @@ DKIM TXT, the login and API hosts' A records), so the DNS check runs against a r
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
+from aiohttp import web
 from dnslib import CNAME, MX, QTYPE, RCODE, RR, TXT, A, DNSRecord
 
 from allclear.sandbox.faults import Switchboard
+from allclear.sandbox.parts import FaultKinds, PartSetup
+
+FAULTS: FaultKinds = {
+    "dns-mx-wrong": (None, "the support domain's MX points elsewhere"),
+    "dns-nxdomain": (str, "NAME does not exist in the zone"),
+}
+ORDER = 60
+DNS_PORT: web.AppKey[int] = web.AppKey("dns_port", int)
 
 ZONE_DOMAIN = "sandbox.allclear.test"
 WRONG_MX = "mx.wrong-provider.test"
@@ -65,3 +75,18 @@ async def start_dns(faults: Switchboard, host: str = "127.0.0.1",
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(lambda: ZoneProtocol(faults), local_addr=(host, port))
     return transport, transport.get_extra_info("sockname")[1]
+
+
+def setup(app: web.Application, sandbox: PartSetup) -> None:
+    """The zone is served while the sandbox runs."""
+
+    async def serving(app: web.Application) -> AsyncIterator[None]:
+        transport, app[DNS_PORT] = await start_dns(sandbox.faults)
+        yield
+        transport.close()
+
+    app.cleanup_ctx.append(serving)
+
+
+def addresses(app: web.Application) -> dict[str, str | int]:
+    return {"sandbox_dns_port": app.get(DNS_PORT, 0)}

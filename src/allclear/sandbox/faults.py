@@ -1,44 +1,16 @@
-"""The sandbox's fault switchboard: each fault is one way the platform can come back broken."""
+"""The sandbox's fault switchboard: each fault is one way the platform can come back broken.
+
+Each part of the sandbox declares its own faults beside its handlers (see parts.py); `KNOWN_FAULTS`
+is all of them, gathered from the parts the first time it is asked for.
+"""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-# name -> (argument kind or None, what it does)
-KNOWN_FAULTS: dict[str, tuple[type | None, str]] = {
-    "maintenance": (None, "every page and API shows the vendor maintenance page"),
-    "maintenance-for": (float, "maintenance for SECONDS, then it ends by itself (to rehearse `allclear watch`)"),
-    "login-500": (None, "the login form answers HTTP 500"),
-    "agents-locked": (int, "the first N configured agents are refused at login"),
-    "desktop-spinner": (None, "the agent desktop never finishes loading"),
-    "reports-503": (None, "the reporting API answers 503"),
-    "reports-flaky": (int, "the reporting API answers 503 to its first N requests, then recovers"),
-    "reports-401": (None, "the reporting API rejects the API token"),
-    "reports-slow": (float, "the reporting API answers after SECONDS"),
-    "reports-silent": (None, "the reporting API accepts connections and never answers"),
-    "statuspage-in-progress": (None, "the status page still shows the maintenance in progress"),
-    "voice-busy": (None, "every support line is busy"),
-    "voice-no-answer": (None, "no support line answers"),
-    "voice-maintenance-recording": (None, "support lines answer with the maintenance recording"),
-    "voice-line-busy": (int, "only support line N (1-based, in target order) is busy"),
-    "twilio-auth": (None, "the voice API rejects the probe's Twilio credentials"),
-    "mail-blackhole": (None, "the support mailbox never replies"),
-    "mail-slow": (float, "the support mailbox replies after SECONDS"),
-    "smtp-down": (None, "the SMTP server refuses connections"),
-    "smtp-silent": (None, "the SMTP server accepts connections and never says a word"),
-    "imap-auth": (None, "the IMAP server refuses the probe mailbox's login"),
-    "dns-mx-wrong": (None, "the support domain's MX points elsewhere"),
-    "dns-nxdomain": (str, "NAME does not exist in the zone"),
-    "chat-throttled": (None, "chat is throttled to 0%: the widget renders nothing"),
-    "chat-search-off": (None, "'Enable Search and Quick Actions' is off: the chat panel has neither"),
-    "chat-script-404": (None, "the chat widget's script answers 404"),
-    "chat-quick-actions-fail": (None, "the chat panel opens but its quick actions never load (503)"),
-    "helpcenter-maintenance": (None, "every help-center page and the answers API show the maintenance page"),
-    "helpcenter-hangs": (None, "help-center pages start loading and never finish"),
-    "helpcenter-search-broken": (None, "help-center search and the answers-search API answer 500"),
-    "desk-down": (None, "the sandbox's ticket desk (PagerDuty, Zendesk, webhook stand-ins) answers 503"),
-}
+from allclear.sandbox import parts
 
 
 class FaultError(ValueError):
@@ -56,12 +28,26 @@ class Fault:
         return f"{self.name}:{self.arg:g}" if isinstance(self.arg, (int, float)) else f"{self.name}:{self.arg}"
 
 
-def parse_fault(spec: str) -> Fault:
+@functools.cache
+def known_faults() -> parts.FaultKinds:
+    """Every fault of every part of the sandbox, in the parts' order (see parts.py)."""
+    return parts.discover().faults
+
+
+def __getattr__(name: str) -> parts.FaultKinds:
+    """`KNOWN_FAULTS`, gathered when first asked for: the parts import this module, so not before."""
+    if name == "KNOWN_FAULTS":
+        return known_faults()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def parse_fault(spec: str, known: parts.FaultKinds | None = None) -> Fault:
+    """A fault as written on the command line, `name` or `name:argument`, among `known` (default: KNOWN_FAULTS)."""
+    known = known_faults() if known is None else known
     name, _, arg_text = spec.strip().partition(":")
-    if name not in KNOWN_FAULTS:
-        known = ", ".join(sorted(KNOWN_FAULTS))
-        raise FaultError(f"unknown sandbox fault {name!r}; known faults: {known}")
-    kind, _ = KNOWN_FAULTS[name]
+    if name not in known:
+        raise FaultError(f"unknown sandbox fault {name!r}; known faults: {', '.join(sorted(known))}")
+    kind, _ = known[name]
     if kind is None:
         if arg_text:
             raise FaultError(f"sandbox fault {name!r} takes no argument, got {spec!r}")

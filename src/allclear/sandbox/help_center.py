@@ -14,8 +14,15 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from allclear.sandbox.parts import FaultKinds
 from allclear.sandbox.platform import STATE, html, page
 
+FAULTS: FaultKinds = {
+    "helpcenter-maintenance": (None, "every help-center page and the answers API show the maintenance page"),
+    "helpcenter-hangs": (None, "help-center pages start loading and never finish"),
+    "helpcenter-search-broken": (None, "help-center search and the answers-search API answer 500"),
+}
+ORDER = 80
 TITLE = "Sandbox Support Help Center"
 LANGUAGE = "en-us"
 

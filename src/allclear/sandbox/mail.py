@@ -17,16 +17,28 @@ import email
 import email.policy
 import secrets
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Any
 
+from aiohttp import web
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from allclear.sandbox.faults import Switchboard
 from allclear.sandbox.mail_imap import ImapServer
+from allclear.sandbox.parts import FaultKinds, PartSetup
+
+FAULTS: FaultKinds = {
+    "mail-blackhole": (None, "the support mailbox never replies"),
+    "mail-slow": (float, "the support mailbox replies after SECONDS"),
+    "smtp-down": (None, "the SMTP server refuses connections"),
+    "smtp-silent": (None, "the SMTP server accepts connections and never says a word"),
+    "imap-auth": (None, "the IMAP server refuses the probe mailbox's login"),
+}
+ORDER = 50
 
 REPLY_DELAY = 0.3
 REPLY_BODY = "Thanks for contacting Sandbox Support \u2014 we received your message.\n"
@@ -220,6 +232,31 @@ class _QuietSession(Session):
     @login_data.setter
     def login_data(self, value: Any) -> None:
         self._login_data = value
+
+
+MAIL: web.AppKey[MailSandbox] = web.AppKey("mail_sandbox", MailSandbox)
+
+
+def setup(app: web.Application, sandbox: PartSetup) -> None:
+    """Mail servers for the target's `[email]` section, if it has one enabled, while the sandbox runs."""
+    email = sandbox.target.email
+    if not (email and email.enabled):
+        return
+
+    async def serving(app: web.Application) -> AsyncIterator[None]:
+        app[MAIL] = mail = MailSandbox(sandbox.faults, email.smtp_user, sandbox.secret(email.smtp_password_env),
+                                       email.probe_address, email.support_address, imap_user=email.imap_user,
+                                       imap_password=sandbox.secret(email.imap_password_env))
+        await mail.start()
+        yield
+        await mail.stop()
+
+    app.cleanup_ctx.append(serving)
+
+
+def addresses(app: web.Application) -> dict[str, str | int]:
+    mail = app.get(MAIL)
+    return {"sandbox_smtp_port": mail.smtp_port if mail else 0, "sandbox_imap_port": mail.imap_port if mail else 0}
 
 
 def _crlf_bytes(message: EmailMessage) -> bytes:

@@ -16,14 +16,23 @@ from importlib import resources
 from aiohttp import web
 
 from allclear.sandbox.faults import Switchboard
+from allclear.sandbox.parts import PARTS, FaultKinds, PartSetup
+
+FAULTS: FaultKinds = {
+    "maintenance": (None, "every page and API shows the vendor maintenance page"),
+    "maintenance-for": (float, "maintenance for SECONDS, then it ends by itself (to rehearse `allclear watch`)"),
+    "login-500": (None, "the login form answers HTTP 500"),
+    "agents-locked": (int, "the first N configured agents are refused at login"),
+    "desktop-spinner": (None, "the agent desktop never finishes loading"),
+}
+ORDER = 10
+# The sandbox's own controls. Each part names its paths that are not the vendor's platform (Twilio,
+# the status page, the customer's own website) or are still served in maintenance.
+STAYS_UP_IN_MAINTENANCE = ("/_sandbox",)
 
 ACTIVE_STATUSES = ["Helping Customers", "Training", "Team Meeting", "Wrap Up", "Administration"]
 AWAY_STATUSES = ["Away"]
 SESSION_COOKIE = "sandbox_session"
-# Not the vendor's platform (Twilio, the status page, the customer's own website), or still served in
-# maintenance: the vendor's widget script and its config load, its quick actions and search do not.
-STAYS_UP_IN_MAINTENANCE = ("/_sandbox", "/_desk", "/statuspage", "/2010-04-01", "/website", "/chat-sdk/widget.js",
-                           "/chat-sdk/config/")
 
 
 def page(name: str) -> str:
@@ -71,7 +80,7 @@ def html(body: str, status: int = 200) -> web.Response:
 async def maintenance_middleware(request: web.Request, handler):
     """In maintenance the vendor serves its maintenance page in place of every page and API."""
     state = request.app[STATE]
-    if state.faults.active("maintenance") and not request.path.startswith(STAYS_UP_IN_MAINTENANCE):
+    if state.faults.active("maintenance") and not request.path.startswith(request.app[PARTS].stays_up_in_maintenance):
         return html(page("maintenance.html"), status=503)
     return await handler(request)
 
@@ -154,6 +163,23 @@ async def logout(request: web.Request) -> web.Response:
     raise response
 
 
+async def sandbox_agents(request: web.Request) -> web.Response:
+    agents = request.app[STATE].agents.values()
+    return web.json_response([{"email": a.email, "status": a.status, "logins": a.logins} for a in agents])
+
+
+def setup(app: web.Application, sandbox: PartSetup) -> None:
+    """The agents and the API user the target lists, with the secrets the sandbox made up for them."""
+    agents = {
+        agent.email: AgentAccount(email=agent.email, password=sandbox.secret(agent.password_env),
+                                  name=agent.email.split("@")[0].replace(".", " ").title())
+        for agent in sandbox.target.agents
+    }
+    api = sandbox.target.reporting_api
+    app[STATE] = PlatformState(faults=sandbox.faults, agents=agents, api_user=api.user if api else "",
+                               api_token=sandbox.secret(api.token_env) if api else "")
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", root)
     app.router.add_get("/login", login_page)
@@ -162,3 +188,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/desktop/api/me", desktop_me)
     app.router.add_post("/desktop/api/status", desktop_status)
     app.router.add_post("/logout", logout)
+    app.router.add_get("/_sandbox/agents", sandbox_agents)
+    app.middlewares.append(maintenance_middleware)      # first in the chain: the platform is the first part

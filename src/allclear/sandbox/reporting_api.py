@@ -14,8 +14,17 @@ from datetime import date
 
 from aiohttp import web
 
+from allclear.sandbox.parts import FaultKinds
 from allclear.sandbox.platform import STATE
 
+FAULTS: FaultKinds = {
+    "reports-503": (None, "the reporting API answers 503"),
+    "reports-flaky": (int, "the reporting API answers 503 to its first N requests, then recovers"),
+    "reports-401": (None, "the reporting API rejects the API token"),
+    "reports-slow": (float, "the reporting API answers after SECONDS"),
+    "reports-silent": (None, "the reporting API accepts connections and never answers"),
+}
+ORDER = 20
 METRIC_SETS: dict[str, list[str]] = {
     "AgentSummaryV2": ["Agent Name", "Agent Email", "Conversations Handled", "Average Handle Time"],
     "ContactSummaryReport": ["Channel", "Contacts Received", "Contacts Handled", "Average Wait Time"],

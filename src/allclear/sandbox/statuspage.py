@@ -13,8 +13,14 @@ from datetime import datetime, timedelta, timezone
 
 from aiohttp import web
 
+from allclear.sandbox.parts import FaultKinds
 from allclear.sandbox.platform import STATE
 
+FAULTS: FaultKinds = {
+    "statuspage-in-progress": (None, "the status page still shows the maintenance in progress"),
+}
+ORDER = 30
+STAYS_UP_IN_MAINTENANCE = ("/statuspage",)     # the vendor's status page is not on its platform
 COMPONENTS = ["Agent Desktop", "Voice", "Email", "Chat", "Help Center", "Reporting API"]
 WINDOW_ENDED_HOURS_AGO = 3
 STARTED_AT: web.AppKey[datetime] = web.AppKey("started_at", datetime)
@@ -94,7 +100,12 @@ async def all_maintenances(request: web.Request) -> web.Response:
     return web.json_response({"page": _page(request), "scheduled_maintenances": [_maintenance(request)]})
 
 
+async def _started(app: web.Application) -> None:
+    app[STARTED_AT] = datetime.now(timezone.utc)
+
+
 def add_routes(app: web.Application) -> None:
+    app.on_startup.append(_started)
     app.router.add_get("/statuspage/api/v2/status.json", status)
     app.router.add_get("/statuspage/api/v2/summary.json", summary)
     app.router.add_get("/statuspage/api/v2/scheduled-maintenances/active.json", active)

@@ -23,9 +23,19 @@ from xml.etree import ElementTree
 from aiohttp import web
 
 from allclear.sandbox.faults import Switchboard
+from allclear.sandbox.parts import FaultKinds, PartSetup
 from allclear.sandbox.platform import STATE
 from allclear.sandbox.voice_resources import Call, Recording, TwilioError, int_param, new_sid, page
 
+FAULTS: FaultKinds = {
+    "voice-busy": (None, "every support line is busy"),
+    "voice-no-answer": (None, "no support line answers"),
+    "voice-maintenance-recording": (None, "support lines answer with the maintenance recording"),
+    "voice-line-busy": (int, "only support line N (1-based, in target order) is busy"),
+    "twilio-auth": (None, "the voice API rejects the probe's Twilio credentials"),
+}
+ORDER = 40
+STAYS_UP_IN_MAINTENANCE = ("/2010-04-01",)     # Twilio's API, not the vendor's
 GREETING = "Thank you for calling Sandbox Support. Your call may be recorded."
 MAINTENANCE_TEXT = ("We are currently undergoing system maintenance. We encountered an error processing "
                     "your call. Please try again later.")
@@ -281,6 +291,15 @@ async def fetch_transcription(request: web.Request, voice: VoiceState) -> web.Re
 
 async def unknown_resource(request: web.Request, voice: VoiceState) -> web.Response:
     raise _not_found(request)
+
+
+def setup(app: web.Application, sandbox: PartSetup) -> None:
+    """The target's Twilio account, its caller number and support lines (a default account if it has none)."""
+    lines = sandbox.target.voice if sandbox.target.voice and sandbox.target.voice.enabled else None
+    app[VOICE] = VoiceState(
+        account_sid=lines.account_sid, auth_token=sandbox.secret(lines.auth_token_env),
+        owned_numbers=[lines.from_number], support_lines=[line.number for line in lines.lines],
+    ) if lines else VoiceState()
 
 
 def add_routes(app: web.Application) -> None:
