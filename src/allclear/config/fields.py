@@ -27,9 +27,17 @@ class Section(BaseModel):
 
 
 def _url(value: str) -> str:
+    """Checked, never rewritten: many servers answer `/help/` and 404 on `/help` (or the reverse), so a
+    configured URL is requested exactly as written. Paths go onto a base with `join_url`."""
     if value.startswith(SANDBOX_PLACEHOLDER) or re.match(r"^https?://[^\s/]+", value):
-        return value.rstrip("/")
+        return value
     raise ValueError(f"must be an http(s):// URL, got {value!r}")
+
+
+def join_url(base: str, path: str) -> str:
+    """`path` under `base`, with one slash between them whether or not the base ends with one:
+    join_url("https://x.test/api/v1/", "/reports") == "https://x.test/api/v1/reports"."""
+    return f"{base.rstrip('/')}/{path.lstrip('/')}"
 
 
 def _env_name(value: str) -> str:

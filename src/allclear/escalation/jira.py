@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Literal
 
-from allclear.config.fields import EnvName, Grade, Url
+from allclear.config.fields import EnvName, Grade, Url, join_url
 from allclear.escalation.base import Sink, SinkClient, report_file
 from allclear.escalation.courier import Request
 
@@ -73,7 +73,7 @@ class Jira(SinkClient):
 
     def _request(self, method: str, path: str, **kwargs) -> Request:
         headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
-        return Request(method, f"{self.config.site}{path}", headers=headers,
+        return Request(method, join_url(self.config.site, path), headers=headers,
                        auth=(self.config.user, self.secrets[self.config.api_token_env]), **kwargs)
 
     def _attach(self, key: str, notice: Notice) -> None:
@@ -95,7 +95,7 @@ class Jira(SinkClient):
             fields["priority"] = {"name": self.config.priority[notice.grade]}
         answer = self.send(self._request("POST", "/rest/api/3/issue", json={"fields": fields}, idempotent=False),
                            dry_answer={"id": "10000", "key": f"{self.config.project}-0",
-                                       "self": f"{self.config.site}/rest/api/3/issue/10000"})
+                                       "self": join_url(self.config.site, "/rest/api/3/issue/10000")})
         key = answer.body["key"]
         self.optional("attaching the report", lambda: self._attach(key, notice))
         return key

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from allclear.config.fields import EnvName, Grade, Url
+from allclear.config.fields import EnvName, Grade, Url, join_url
 from allclear.escalation.base import Sink, SinkClient, report_file
 from allclear.escalation.courier import Request
 
@@ -30,7 +30,7 @@ class Zendesk(SinkClient):
     config: ZendeskSink
 
     def _request(self, method: str, path: str, **kwargs) -> Request:
-        return Request(method, f"{self.config.url}{path}",
+        return Request(method, join_url(self.config.url, path),
                        auth=(f"{self.config.user}/token", self.secrets[self.config.api_token_env]), **kwargs)
 
     def _upload(self, notice: Notice) -> list[str]:

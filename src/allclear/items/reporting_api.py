@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from allclear.config.fields import EnvName, Seconds, Section, TimeZone, Url
+from allclear.config.fields import EnvName, Seconds, Section, TimeZone, Url, join_url
 from allclear.items import GoItem, Parameter
 
 
@@ -26,7 +26,7 @@ class ReportingApiCheck(Section):
 
 
 def _reproduce(api: ReportingApiCheck, probes: str) -> list[str]:
-    return [f"POST {api.api_base}/reports as {api.user} (HTTP Basic, API token) for: {probes}.",
+    return [f"POST {join_url(api.api_base, 'reports')} as {api.user} (HTTP Basic, API token) for: {probes}.",
             "Expected: 200 with a CSV of the report's columns."]
 
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from allclear.config.fields import join_url
 from allclear.probes.errors import CredentialsRejected, one_line
 from allclear.probes.steps import StepLog
 
@@ -41,7 +42,7 @@ class ReportingApi:
     def __init__(self, api_base: str, user: str, token: str, timeout_s: float,
                  transport: httpx.BaseTransport | None = None):
         self.api_base = api_base
-        self.client = httpx.Client(base_url=api_base, auth=(user, token), timeout=timeout_s,
+        self.client = httpx.Client(auth=(user, token), timeout=timeout_s,
                                    transport=transport, headers={"Accept": "text/csv, application/json"})
 
     def __enter__(self) -> ReportingApi:
@@ -77,7 +78,7 @@ class ReportingApi:
         return seen
 
     def _call(self, method: str, path: str, step: str, **kwargs) -> tuple[ApiObservation, httpx.Response | None]:
-        seen = ApiObservation(url=f"{self.api_base}{path}")
+        seen = ApiObservation(url=join_url(self.api_base, path))
         with seen.steps(f"{step} ({method} {path})") as noted:
             answered = self._answer(seen, method, path, **kwargs)
             if seen.problem:
@@ -87,7 +88,7 @@ class ReportingApi:
     def _answer(self, seen: ApiObservation, method: str, path: str, **kwargs) -> httpx.Response | None:
         started = time.monotonic()
         try:
-            response = self.client.request(method, path, **kwargs)
+            response = self.client.request(method, seen.url, **kwargs)
         except httpx.TimeoutException:
             seen.seconds = round(time.monotonic() - started, 3)
             seen.problem = f"no answer within {self.client.timeout.read:g} s"

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import httpx
 
+from allclear.config.fields import join_url
 from allclear.probes.errors import one_line
 from allclear.probes.steps import StepLog
 
@@ -62,15 +63,15 @@ def read_status_page(url: str, timeout_s: float, transport: httpx.BaseTransport 
 
 def _read(seen: StatusPageObservation, url: str, timeout_s: float, transport: httpx.BaseTransport | None) -> None:
     try:
-        with httpx.Client(base_url=url, timeout=timeout_s, transport=transport) as client:
-            status = client.get("/api/v2/status.json")
+        with httpx.Client(timeout=timeout_s, transport=transport) as client:
+            status = client.get(join_url(url, "api/v2/status.json"))
             status.raise_for_status()
             seen.indicator = status.json()["status"]["indicator"]
             seen.description = status.json()["status"]["description"]
-            active = client.get("/api/v2/scheduled-maintenances/active.json")
+            active = client.get(join_url(url, "api/v2/scheduled-maintenances/active.json"))
             active.raise_for_status()
             seen.active = [_maintenance(m) for m in active.json()["scheduled_maintenances"]]
-            everything = client.get("/api/v2/scheduled-maintenances.json")
+            everything = client.get(join_url(url, "api/v2/scheduled-maintenances.json"))
             everything.raise_for_status()
             completed = [_maintenance(m) for m in everything.json()["scheduled_maintenances"]
                          if m.get("status") == "completed"]

@@ -52,7 +52,7 @@ class CallObservation:
 
 
 def twilio_client(settings: VoiceCheck, auth_token: str) -> Client:
-    rebased = None if settings.api_base == TWILIO_API else RebasedHttpClient(settings.api_base)
+    rebased = None if settings.api_base.rstrip("/") == TWILIO_API else RebasedHttpClient(settings.api_base)
     return Client(settings.account_sid, auth_token, http_client=rebased)
 
 
