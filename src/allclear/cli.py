@@ -3,6 +3,7 @@ open its login page in a browser, switch faults on and off while it runs, point 
 `allclear escalate reports/verdict.json` offers a finished run's verdict to the escalation sinks
 again (after a sink was down, or to send what a dry run wrote down).
 `allclear watch --target T` waits for the maintenance window to end, then runs the Go checklist.
+`allclear go --target /any/path.toml` is `pytest -m go` run from anywhere, the target typed either way.
 """
 
 from __future__ import annotations
@@ -139,6 +140,26 @@ def run_escalate(args: argparse.Namespace) -> int:
     return 0
 
 
+def go_argv(target: str | None, pytest_args: list[str]) -> list[str]:
+    """`pytest -m go`'s arguments for a run started from any folder: the project's checks and config,
+    the target as an absolute path with '=' (pytest takes a bare path for a test path when it chooses
+    its rootdir, before any plugin has seen the option), other paths as the user typed them."""
+    argv = ["-m", "go", f"--rootdir={PROJECT}", "-c", str(PROJECT / "pyproject.toml"),
+            "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    if target:
+        argv.append(f"--target={Path(target).resolve()}")
+    checks = PROJECT / "checks"
+    chosen = [arg for arg in pytest_args if not arg.startswith("-")
+              and (checks == (path := Path(arg.split("::")[0]).resolve()) or checks in path.parents)]
+    return argv + ([] if chosen else [str(checks)]) + pytest_args
+
+
+def run_go(args: argparse.Namespace, pytest_args: list[str]) -> int:
+    import pytest
+
+    return int(pytest.main(go_argv(args.target, pytest_args)))
+
+
 def run_watch(args: argparse.Namespace) -> int:
     """Wait for the window to end, then run the Go checklist; exit as `pytest -m go` does."""
     from datetime import datetime, timedelta, timezone
@@ -216,10 +237,8 @@ def run_watch(args: argparse.Namespace) -> int:
         by = f"{end.at.astimezone(zone):%H:%M:%S %Z}"
         console.print(Text.assemble(("the maintenance did not end", "bold red"), f" by {by}: running the Go "
                                     "checklist anyway (what still shows maintenance will fail)"))
-    argv = ["-m", "go", f"--rootdir={PROJECT}", "-c", str(PROJECT / "pyproject.toml"), str(PROJECT / "checks"),
-            f"--target={path.resolve()}", f"--window-end={end.at.isoformat()}", f"--window-end-source={end.source}",
-            f"--reports-dir={reports_dir.resolve()}", "-W", "ignore::pytest.PytestAssertRewriteWarning",
-            *args.pytest_args]
+    argv = go_argv(str(path), [f"--window-end={end.at.isoformat()}", f"--window-end-source={end.source}",
+                               f"--reports-dir={reports_dir.resolve()}", *args.pytest_args])
     if args.email_delay is not None:
         argv.append(f"--email-delay={args.email_delay:g}")
     panel = ChecklistPanel(sandbox)
@@ -262,6 +281,13 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("--target", help="target file (default: the one the run used, as verdict.json records)")
     again.add_argument("--dry-run", action="store_true", help="write what would be sent instead of sending it")
     again.add_argument("--reports-dir", help="where the escalation state and ticket live (default: beside the verdict)")
+    go = commands.add_parser(
+        "go", help="run the Go checklist (pytest -m go) from any folder",
+        description="Runs `pytest -m go` on the project's checks, from whatever folder you are in, with the "
+                    "target written either way (--target PATH or --target=PATH, anywhere on disk). Every other "
+                    "argument goes to pytest as it is: --sandbox-fault, --escalate, a check file, -k ...",
+        epilog="Exits as the Go run does: 0 GO, 1 NO-GO, 2 INCONCLUSIVE, 4 bad input, 6 an escalation failed.")
+    go.add_argument("--target", help="target TOML file (default: $ALLCLEAR_TARGET, else the sandbox)")
     watch = commands.add_parser(
         "watch", help="wait for the maintenance window to end, then run the Go checklist",
         description="Polls the login page and the status page until the maintenance is over, records that "
@@ -286,7 +312,11 @@ def main(argv: list[str] | None = None) -> int:
     watch.add_argument("--no-live", action="store_true", help="plain lines only, even on a terminal")
     watch.add_argument("pytest_args", nargs="*", metavar="-- PYTEST ARGS",
                        help="passed to the Go run, e.g. --escalate, --no-html-report")
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "go":
+        return run_go(args, rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "escalate":
         return run_escalate(args)
     if args.command == "watch":

@@ -75,7 +75,8 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(
                 f"-m go runs the checks in {config.rootpath / 'checks'}, but pytest was pointed at "
                 f"{', '.join(config.args)}. Run it from the allclear folder, and give a target file outside "
-                "it with '=': pytest -m go --target=/path/to/target.toml")
+                "it with '=': pytest -m go --target=/path/to/target.toml (or, from any folder, either spelling: "
+                "allclear go --target /path/to/target.toml)")
         return
     reports_dir = Path(config.getoption("--reports-dir"))
     if not reports_dir.is_absolute():
