@@ -3,8 +3,8 @@
 
 import json
 import threading
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -73,7 +73,8 @@ def test_join_puts_one_slash_between_base_and_path(base, path, joined):
 
 @pytest.mark.parametrize("written", ["https://x.test/help/", "https://x.test/help", "https://x.test/site/?a=1"])
 def test_the_target_keeps_a_url_as_written(written):
-    target = validate_target({"name": "x", "agents": [], "help_center": {"sites": [{"url": written, "expected_title": "Help"}]},
+    site = {"url": written, "expected_title": "Help"}
+    target = validate_target({"name": "x", "agents": [], "help_center": {"sites": [site]},
                               "chat_widget": {"pages": [written]}, "login": {"url": written}}, Path("t.toml"))
     assert (target.help_center.sites[0].url, target.chat_widget.pages[0], target.login.url) == (written,) * 3
 
@@ -87,9 +88,10 @@ def test_login_page_is_fetched_at_its_own_path(site, path):
 
 @pytest.mark.parametrize("base", ["/status/", "/status"])
 def test_status_page_under_a_base_with_or_without_its_slash(site, base):
+    none = ("application/json", json.dumps(NO_MAINTENANCES))
     served = site({"/status/api/v2/status.json": ("application/json", json.dumps(STATUS)),
-                   "/status/api/v2/scheduled-maintenances/active.json": ("application/json", json.dumps(NO_MAINTENANCES)),
-                   "/status/api/v2/scheduled-maintenances.json": ("application/json", json.dumps(NO_MAINTENANCES))})
+                   "/status/api/v2/scheduled-maintenances/active.json": none,
+                   "/status/api/v2/scheduled-maintenances.json": none})
     seen = read_status_page(served.url + base, 5)
     assert (seen.problem, seen.indicator) == ("", "none")
 

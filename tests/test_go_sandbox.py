@@ -2,9 +2,11 @@
 healthy it says GO; each injected fault turns the right item red, with the right outcome and grade."""
 
 import json
+import re
 
 import pytest
 
+from allclear.items.login import LoginCheck
 from tests.conftest import ROOT, find_leaks, made_up_secrets, write_target
 
 pytestmark = pytest.mark.slow
@@ -110,10 +112,11 @@ def test_desktop_spinner_fails_with_evidence_and_no_password_anywhere(run_go, tm
     result = run_go("--sandbox-fault", "desktop-spinner", "--escalate", target=target, html=True, env=secrets)
     login = result.item("login")
     assert (login["outcome"], login["grade"]) == ("failed", "P1")
-    assert "did not finish loading within 2 s" in login["probes"][0]["observed"]
+    assert "expect_visible [data-testid=agent-desktop]: no such element after 2 s; the page showed " \
+        "'Agent desktop · Sandbox Support Platform'" in login["probes"][0]["observed"]
     evidence = login["probes"][0]["evidence"]
     names = {path.rsplit("/", 1)[-1] for path in evidence}
-    assert {"screenshot.png", "trace-before-sign-in.zip", "trace-after-sign-in.zip"} <= names
+    assert {"screenshot.png", "trace-before-agent-signs-in.zip", "trace-after-agent-signs-in.zip"} <= names
     assert not find_leaks(result.reports, secrets, result.output)
     assert (result.reports / "allure-report" / "index.html").is_file(), result.output[-2000:]
     assert (result.reports / "sandbox-desk.json").is_file() and (result.reports / "ticket.md").is_file()
@@ -137,6 +140,29 @@ def test_reports_401_is_inconclusive_not_a_vendor_failure(run_go):
     assert (api["outcome"], api["grade"]) == ("inconclusive", None)
     assert "credentials were rejected" in api["probes"][0]["message"]
     assert (result.verdict["verdict"], result.exit_code) == ("INCONCLUSIVE", 2)
+
+
+def test_a_slow_desktop_is_a_p4_note_naming_the_step_and_its_budget(run_go, tmp_path):
+    slow = write_target(tmp_path, {"login.desktop_budget_s": 1.0}, agents=2)
+    result = run_go("--sandbox-fault", "desktop-slow:2.5", target=slow, checks=("test_login.py",))
+    login = result.item("login")
+    assert (login["outcome"], login["grade"], result.verdict["headline"]) == ("passed", "P4", "GO (with P4 notes)")
+    assert re.fullmatch(r"Agent desktop loads took \d+\.\d s \(budget 1 s\)", login["probes"][0]["degraded"])
+
+
+def test_a_step_waiting_for_a_missing_element_says_it_in_one_line(run_go, tmp_path):
+    """The target's walk expects an element this desktop does not have: the terminal's line names the
+    step, the locator, the wait and the page shown instead."""
+    inbox = {"expect_visible": 'get_by_role("main", name="Inbox")'}
+    steps = [*[s.model_dump(exclude_none=True) for s in LoginCheck(url="http://x.test/").walk[:2]],
+             {"name": "Agent desktop loads", "timeout_s": 2.0, "do": [inbox]}]
+    target = write_target(tmp_path, {"login.steps": steps}, agents=1)
+    result = run_go(target=target, checks=("test_login.py",))
+    line = next(line for line in result.output.splitlines() if line.startswith("✘ login / agent01"))
+    assert re.fullmatch(r"✘ login / agent01@sandbox\.allclear\.test: expected 'Agent desktop loads' to work; observed "
+                        r'expect_visible get_by_role\("main", name="Inbox"\): no such element after 2 s; the page '
+                        r"showed 'Agent desktop · Sandbox Support Platform' at http://127\.0\.0\.1:\d+/desktop",
+                        line), line
 
 
 def test_slow_reports_are_degraded_then_failed(run_go, tmp_path):

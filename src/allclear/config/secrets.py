@@ -24,6 +24,12 @@ class Secrets:
     def __getitem__(self, env_name: str) -> str:
         return self._values[env_name]
 
+    def get(self, env_name: str, default: str = "") -> str:
+        return self._values.get(env_name, default)
+
+    def keys(self) -> list[str]:
+        return list(self._values)
+
     def values(self) -> list[str]:
         return [v for v in self._values.values() if v]
 

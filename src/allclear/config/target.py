@@ -22,6 +22,7 @@ from allclear.items import registered
 class Agent(Section):
     email: str
     password_env: EnvName
+    totp_env: EnvName | None = None       # the seed (base32) of the agent's second factor, if it has one
 
 
 class BusinessHours(Section):

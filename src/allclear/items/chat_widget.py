@@ -7,23 +7,25 @@ from typing import Literal
 from pydantic import Field
 
 from allclear.config.fields import Seconds, Section, Url
+from allclear.config.locators import Locator
 from allclear.items import GoItem, Parameter
 
 
 class ChatWidgetSelectors(Section):
-    """The widget's elements. The vendor's loader pulls chat-sdk/widget.js and reads
-    `window.gladlyConfig = {appId}`; its DOM is not documented, so check these on your site."""
+    """The widget's elements, as locators (allclear.config.locators: a codegen chain such as
+    `frame_locator("iframe#chat").get_by_role("button", name="Chat")`, a table, or CSS). The
+    vendor's loader pulls chat-sdk/widget.js; its DOM is not documented, so check these on your site."""
 
-    launcher: str = "#gladly-launcher"
-    panel: str = "[data-testid=chat-panel]"
-    offline_message: str = "[data-testid=chat-offline]"
-    search_input: str = "[data-testid=chat-search-input]"
-    search_result: str = "[data-testid=chat-search-result]"
-    quick_action: str = "[data-testid=chat-quick-action]"
-    start_chat: str = "[data-testid=chat-start]"
-    message_input: str = "[data-testid=chat-message-input]"
-    send: str = "[data-testid=chat-send]"
-    message_sent: str = "[data-testid=chat-message-status]"
+    launcher: Locator = "#gladly-launcher"
+    panel: Locator = "[data-testid=chat-panel]"
+    offline_message: Locator = "[data-testid=chat-offline]"
+    search_input: Locator = "[data-testid=chat-search-input]"
+    search_result: Locator = "[data-testid=chat-search-result]"
+    quick_action: Locator = "[data-testid=chat-quick-action]"
+    start_chat: Locator = "[data-testid=chat-start]"
+    message_input: Locator = "[data-testid=chat-message-input]"
+    send: Locator = "[data-testid=chat-send]"
+    message_sent: Locator = "[data-testid=chat-message-status]"
 
 
 class ChatWidgetCheck(Section):

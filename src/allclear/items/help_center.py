@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from allclear.config.fields import Seconds, Section, Url
+from allclear.config.locators import Locator
 from allclear.items import GoItem, Parameter
 
 
@@ -12,11 +13,12 @@ class HelpCenterSite(Section):
     name: str = ""
     url: Url                                         # the help center's home page
     expected_title: str                              # part of the home page's <title>
-    article_link: str = "a[href*='/articles/']"      # a link to an article on the home page
-    article_body: str = "article"                    # the article's content
+    article_link: Locator = "a[href*='/articles/']"  # a link to an article on the home page (its first)
+    article_body: Locator = "article"                # the article's content
     article_min_chars: int = Field(default=100, ge=1)
-    search_url: str = "{url}/search?q={query}"       # {url} is the home page without its trailing slash
-    search_result: str = ".search-result"
+    search_url: str = "{url}/search?q={query}"       # {url}: the home page without its trailing slash;
+    #                                                  an absolute URL of its own works too
+    search_result: Locator = ".search-result"
     search_queries: list[str] = ["password"]         # each must return at least one result
     cert_min_days: int = Field(default=14, ge=0)     # https only: the certificate must be valid this much longer
     ca_file: str = ""                                # extra CA bundle to trust (the sandbox's self-signed one)

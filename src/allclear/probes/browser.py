@@ -2,17 +2,19 @@
 
 Async because every browser item shares one Chromium, driven from one thread (Playwright is not
 thread-safe): agents sign in side by side, each in a context of its own (see allclear.lanes).
-Passwords never reach evidence: the sign-in step runs untraced, between two tracing sessions,
-because one trace would record both the typed value and the login request's body (see walk.py).
+The walk itself is the target's (allclear.config.walks; the sandbox's when it writes none). Secrets
+never reach evidence: a step that types one runs untraced, between two tracing sessions, because one
+trace would record both the typed value and the login request's body (see scripted.py, walk.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
-import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -21,7 +23,8 @@ from playwright.async_api import Error as PlaywrightError
 
 from allclear.items.login import LoginCheck
 from allclear.probes.errors import BrowserUnavailable
-from allclear.probes.walk import BrowserWalk, WalkRecord, appears, page_error, title_and_maintenance
+from allclear.probes.scripted import PageSeen, ScriptedWalk
+from allclear.probes.walk import BrowserWalk, WalkRecord
 
 SYSTEM_CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -71,112 +74,64 @@ class LoginObservation(WalkRecord):
     maintenance_page: bool = False
     signed_in: bool = False
     refusal: str = ""
-    desktop_seconds: float | None = None
-    status_set: str = ""
     logged_out: bool = False
+    step_seconds: dict[str, float] = field(default_factory=dict)
+    over_budget: list[str] = field(default_factory=list)     # "Agent desktop loads took 9.2 s (budget 8 s)"
 
 
 class AgentSession:
-    """One agent's walk through the agent desktop, in a fresh browser context."""
+    """One agent's walk through the agent desktop (the target's `[login]` steps), in a fresh context."""
 
     def __init__(self, browser: Browser, settings: LoginCheck, evidence_dir: Path):
         self.browser, self.settings, self.evidence_dir = browser, settings, evidence_dir
-        self.selectors = settings.selectors
-        self._submitted = False
 
-    async def run(self, email: str, password: str) -> LoginObservation:
+    async def run(self, email: str, password: str, totp_seed: str = "",
+                  secrets: Mapping[str, str] | None = None) -> LoginObservation:
         """Cancelled (the run's deadline passed), it still takes its screenshot, logs the agent out
-        and keeps its trace: that is the evidence of where it hung."""
+        and keeps its trace: that is the evidence of where it hung. `secrets`: any other secret a
+        step types by its env name (`secret_env`)."""
         seen = LoginObservation(agent=email, login_url=self.settings.url)
-        async with BrowserWalk(self.browser, seen, self.evidence_dir, self.settings.page_timeout_s,
-                               trace="trace-before-sign-in.zip", cleanup=self._log_out_if_signed_in) as walk:
-            await walk.run([
-                ("Open the login page", self._open_login_page),
-                ("Agent signs in", walk.untraced(partial(self._sign_in, password=password),
-                                                 resume_as="trace-after-sign-in.zip")),
-                ("Agent desktop loads", self._desktop_loads),
-                (f"Agent sets status {self.settings.active_status}", self._set_status),
-                ("Agent logs out", self._log_out),
-            ])
+        steps, log_out = self.settings.walk, self.settings.logout_step
+        first_secret = next((step for step in [*steps, log_out] if step.types_secret), None)
+        async with BrowserWalk(self.browser, seen, self.evidence_dir, self.settings.step_timeout_s,
+                               trace=_trace_name("before", first_secret) if first_secret else "trace.zip",
+                               cleanup=self._log_out_if_signed_in) as walk:
+            self.script = ScriptedWalk(
+                walk, {"url": self.settings.url, "agent": email, "status": self.settings.active_status},
+                {**(secrets or {}), "password": password, "totp": totp_seed},
+                step_timeout_s=self.settings.step_timeout_s, page_timeout_s=self.settings.page_timeout_s,
+                maintenance_phrases=self.settings.maintenance_phrases, on_page=partial(self._first_page, seen))
+            await walk.run(self.script.steps([*steps, log_out], partial(_trace_name, "after")))
+            seen.refusal = self.script.refusal
+            seen.signed_in = self.script.submitted and not seen.refusal
+            seen.logged_out = self.script.name(log_out) in self.script.step_seconds
+            seen.step_seconds = self.script.step_seconds
+            seen.over_budget = [f"{self.script.name(step)} took {seconds:.1f} s (budget {step.budget_s:g} s)"
+                                for step in steps if step.budget_s
+                                and (seconds := seen.step_seconds.get(self.script.name(step), 0)) > step.budget_s]
         return seen
 
-    async def _open_login_page(self, page: Page, seen: LoginObservation) -> bool:
-        try:
-            response = await page.goto(self.settings.url, wait_until="domcontentloaded")
-        except PlaywrightError as exc:
-            seen.problem = f"the login page did not load: {page_error(exc)}"
-            return False
-        seen.login_page_status = response.status if response else None
-        phrases = self.settings.maintenance_phrases
-        seen.login_page_title, seen.maintenance_page = await title_and_maintenance(page, phrases)
-        if seen.maintenance_page:
-            seen.problem = f"the maintenance page is still shown (title {seen.login_page_title!r})"
-            return False
-        if await page.locator(self.selectors.email).count() == 0:
-            seen.problem = (f"no email field ({self.selectors.email}) on the login page "
-                            f"(HTTP {seen.login_page_status}, title {seen.login_page_title!r})")
-            return False
-        await page.fill(self.selectors.email, seen.agent)
-        return True
-
-    async def _sign_in(self, page: Page, seen: LoginObservation, password: str) -> bool:
-        await page.fill(self.selectors.password, password)
-        self._submitted, self._submitted_at = True, time.monotonic()
-        async with page.expect_navigation(wait_until="domcontentloaded") as navigation:
-            await page.click(self.selectors.submit)
-        response = await navigation.value
-        error = page.locator(self.selectors.login_error)
-        if await error.count():
-            seen.refusal = (await error.first.inner_text()).strip()
-        elif response is not None and response.status >= 400:
-            seen.refusal = f"HTTP {response.status} {await page.title()!r}"
-        if seen.refusal:
-            seen.problem = f"sign-in refused: {seen.refusal}"
-            return False
-        seen.signed_in = True
-        return True
-
-    async def _desktop_loads(self, page: Page, seen: LoginObservation) -> bool:
-        if not await appears(page, self.selectors.desktop_ready, within_s=self.settings.desktop_timeout_s):
-            seen.problem = f"the agent desktop did not finish loading within {self.settings.desktop_timeout_s:g} s"
-            return False
-        seen.desktop_seconds = round(time.monotonic() - self._submitted_at, 2)
-        return True
-
-    async def _set_status(self, page: Page, seen: LoginObservation) -> bool:
-        wanted = self.settings.active_status
-        await page.click(self.selectors.profile_menu)
-        option = page.locator(self.selectors.status_option, has_text=wanted)
-        if await option.count() == 0:
-            seen.problem = f"the profile menu offers no status {wanted!r}"
-            return False
-        await option.first.click()
-        current = page.locator(self.selectors.current_status)
-        try:
-            await current.filter(has_text=wanted).wait_for(timeout=5000)
-        except PlaywrightError:
-            seen.problem = f"status stayed {await current.first.inner_text()!r} after choosing {wanted!r}"
-            return False
-        seen.status_set = wanted
-        return True
-
-    async def _log_out(self, page: Page, seen: LoginObservation, timeout_ms: float | None = None) -> bool:
-        logout = page.locator(self.selectors.logout)
-        if not await logout.is_visible():
-            await page.click(self.selectors.profile_menu, timeout=timeout_ms)
-        await logout.click(timeout=timeout_ms)
-        if not await appears(page, self.selectors.email, within_s=(timeout_ms or 10000) / 1000):
-            seen.problem = "logging out did not bring back the login page"
-            return False
-        seen.logged_out = True
-        return True
+    @staticmethod
+    def _first_page(seen: LoginObservation, page: PageSeen) -> None:
+        if seen.login_page_status is None:
+            seen.login_page_status, seen.login_page_title = page.status, page.title
+            seen.maintenance_page = page.maintenance
 
     async def _log_out_if_signed_in(self, page: Page, seen: LoginObservation) -> None:
         """A synthetic agent must never be left signed in and routable, whatever failed: a session
-        may exist even if we never saw it (the form was submitted, and not refused)."""
-        if not (seen.signed_in or self._submitted and not seen.refusal) or seen.logged_out:
+        may exist even if we never saw it (a secret was submitted, and not refused)."""
+        script = self.script
+        log_out = self.settings.logout_step
+        if not script.submitted or script.refusal or script.name(log_out) in script.step_seconds:
             return
-        problem = seen.problem
+        problem, failed = seen.problem, seen.failed_step
+        quick = log_out.model_copy(update={"timeout_s": 3.0})
         with contextlib.suppress(PlaywrightError):
-            await self._log_out(page, seen, timeout_ms=3000)
-        seen.problem = problem
+            await script.steps([quick], lambda step: "")[0][1](page, seen)
+        seen.problem, seen.failed_step = problem, failed
+
+
+def _trace_name(when: str, step) -> str:
+    """trace-before-agent-signs-in.zip: the trace up to a step that types a secret, and after it."""
+    slug = re.sub(r"[^a-z0-9]+", "-", step.name.lower()).strip("-")
+    return f"trace-{when}-{slug}.zip"

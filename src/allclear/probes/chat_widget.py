@@ -16,6 +16,7 @@ from playwright.async_api import Browser, ConsoleMessage, Page, Response
 from playwright.async_api import Error as PlaywrightError
 
 from allclear.items.chat_widget import ChatWidgetCheck
+from allclear.probes.locators import locate
 from allclear.probes.walk import BrowserWalk, WalkRecord, appears, page_error
 
 
@@ -93,7 +94,7 @@ class WidgetVisit:
         return True
 
     async def _launcher_appears(self, page: Page, seen: WidgetObservation) -> bool:
-        if not await appears(page, self.sel.launcher, within_s=self.settings.load_timeout_s):
+        if not await appears(locate(page, self.sel.launcher), within_s=self.settings.load_timeout_s):
             seen.problem = (f"the chat launcher ({self.sel.launcher}) did not appear within "
                             f"{self.settings.load_timeout_s:g} s: is chat still throttled to 0%?")
             return False
@@ -101,48 +102,49 @@ class WidgetVisit:
         return True
 
     async def _panel_opens(self, page: Page, seen: WidgetObservation) -> bool:
-        await page.click(self.sel.launcher)
-        if not await appears(page, self.sel.panel):
-            seen.problem = "clicking the launcher did not open the chat panel"
+        await locate(page, self.sel.launcher).first.click()
+        if not await appears(locate(page, self.sel.panel)):
+            seen.problem = f"clicking the launcher did not open the chat panel ({self.sel.panel})"
             return False
         return True
 
     async def _quick_actions_load(self, page: Page, seen: WidgetObservation) -> bool:
         if not await self._search_or_actions(page):
-            await appears(page, f"{self.sel.search_input}, {self.sel.quick_action}", within_s=3)
+            await appears(locate(page, self.sel.search_input).or_(locate(page, self.sel.quick_action)), within_s=3)
         if not await self._search_or_actions(page):
             seen.problem = ("the panel has neither search nor quick actions: "
                             "is \"Enable Search and Quick Actions\" still switched off?")
             return False
-        if not await appears(page, self.sel.quick_action):
+        if not await appears(locate(page, self.sel.quick_action)):
             seen.problem = (f"quick actions did not load within {self.settings.step_timeout_s:g} s "
                             "(the vendor's maintenance symptom)")
             return False
-        seen.quick_actions = [text.strip() for text in await page.locator(self.sel.quick_action).all_inner_texts()]
+        seen.quick_actions = [text.strip() for text in await locate(page, self.sel.quick_action).all_inner_texts()]
         return True
 
     async def _search_or_actions(self, page: Page) -> bool:
-        locate = page.locator
-        return bool(await locate(self.sel.search_input).count() or await locate(self.sel.quick_action).count())
+        return bool(await locate(page, self.sel.search_input).count() or
+                    await locate(page, self.sel.quick_action).count())
 
     async def _search(self, page: Page, seen: WidgetObservation) -> bool:
-        if await page.locator(self.sel.search_input).count() == 0:
-            seen.problem = "the panel has no search box"
+        search = locate(page, self.sel.search_input).first
+        if await search.count() == 0:
+            seen.problem = f"the panel has no search box ({self.sel.search_input})"
             return False
-        await page.fill(self.sel.search_input, self.settings.search_query)
-        await page.press(self.sel.search_input, "Enter")
-        if not await appears(page, self.sel.search_result):
+        await search.fill(self.settings.search_query)
+        await search.press("Enter")
+        if not await appears(locate(page, self.sel.search_result)):
             seen.search_results = 0
             seen.problem = f"searching {self.settings.search_query!r} returned no answer"
             return False
-        seen.search_results = await page.locator(self.sel.search_result).count()
+        seen.search_results = await locate(page, self.sel.search_result).count()
         return True
 
     async def _send_message(self, page: Page, seen: WidgetObservation) -> bool:
-        await page.click(self.sel.start_chat)
-        await page.fill(self.sel.message_input, self.settings.test_message)
-        await page.click(self.sel.send)
-        if not await appears(page, self.sel.message_sent):
+        await locate(page, self.sel.start_chat).first.click()
+        await locate(page, self.sel.message_input).first.fill(self.settings.test_message)
+        await locate(page, self.sel.send).first.click()
+        if not await appears(locate(page, self.sel.message_sent)):
             seen.chat_message_sent = False
             seen.problem = "the test message was not confirmed as sent"
             return False
@@ -150,16 +152,16 @@ class WidgetVisit:
         return True
 
     async def _stays_hidden(self, page: Page, seen: WidgetObservation) -> bool:
-        await appears(page, self.sel.launcher, within_s=3)
-        seen.launcher_visible = await page.locator(self.sel.launcher).is_visible()
+        await appears(locate(page, self.sel.launcher), within_s=3)
+        seen.launcher_visible = await locate(page, self.sel.launcher).first.is_visible()
         if seen.launcher_visible:
             seen.problem = "the chat launcher shows although the site is outside business hours"
         return not seen.launcher_visible
 
     async def _offline_message(self, page: Page, seen: WidgetObservation) -> bool:
-        await page.click(self.sel.launcher)
-        if not await appears(page, self.sel.offline_message):
-            seen.problem = "no offline message in the chat panel outside business hours"
+        await locate(page, self.sel.launcher).first.click()
+        if not await appears(locate(page, self.sel.offline_message)):
+            seen.problem = f"no offline message ({self.sel.offline_message}) in the chat panel outside business hours"
             return False
-        seen.offline_message = (await page.inner_text(self.sel.offline_message)).strip()
+        seen.offline_message = (await locate(page, self.sel.offline_message).first.inner_text()).strip()
         return True

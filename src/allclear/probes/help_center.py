@@ -20,6 +20,7 @@ from playwright.async_api import Browser, Page
 from playwright.async_api import Error as PlaywrightError
 
 from allclear.items.help_center import HelpCenterCheck, HelpCenterSite
+from allclear.probes.locators import locate
 from allclear.probes.walk import BrowserWalk, WalkRecord, page_error, title_and_maintenance
 
 
@@ -109,15 +110,15 @@ class HelpCenterVisit:
         return not seen.problem
 
     async def _article(self, page: Page, seen: HelpCenterObservation, site: HelpCenterSite) -> bool:
-        link = page.locator(site.article_link).first
-        if await page.locator(site.article_link).count() == 0:
+        link = locate(page, site.article_link).first
+        if await link.count() == 0:
             seen.problem = f"no article link ({site.article_link}) on the home page"
             return False
         seen.article = await self._visit(page, await link.evaluate("a => a.href"))
         if seen.article.problem:
             seen.problem = seen.article.problem
             return False
-        body = page.locator(site.article_body)
+        body = locate(page, site.article_body)
         seen.article_chars = len((await body.first.inner_text()).strip()) if await body.count() else 0
         if seen.article_chars < site.article_min_chars:
             seen.problem = (f"the article {seen.article.url} has {seen.article_chars} characters of content "
@@ -129,7 +130,7 @@ class HelpCenterVisit:
         url = site.search_url.format(url=site.url.rstrip("/"), query=quote_plus(query))
         visit = await self._visit(page, url)
         seen.search_visits.append(visit)
-        seen.searches[query] = await page.locator(site.search_result).count() if not visit.problem else 0
+        seen.searches[query] = await locate(page, site.search_result).count() if not visit.problem else 0
         if visit.problem:
             seen.problem = f"search {query!r}: {visit.problem}"
         elif seen.searches[query] == 0:

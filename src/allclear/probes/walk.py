@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from playwright.async_api import Browser, BrowserContext, Page
+from playwright.async_api import Browser, BrowserContext, Locator, Page
 from playwright.async_api import Error as PlaywrightError
 
 from allclear.probes.maintenance import shows_maintenance
@@ -60,10 +60,11 @@ async def title_and_maintenance(page: Page, phrases: list[str]) -> tuple[str, bo
     return title, bool(shows_maintenance(f"{title} {await page.inner_text('body')}", phrases))
 
 
-async def appears(page: Page, selector: str, within_s: float | None = None) -> bool:
-    """Whether `selector` becomes visible within `within_s` (by default, the walk's step timeout)."""
+async def appears(element: Locator, within_s: float | None = None) -> bool:
+    """Whether `element` (its first match) becomes visible within `within_s` (by default, the walk's
+    step timeout)."""
     try:
-        await page.wait_for_selector(selector, state="visible", timeout=None if within_s is None else within_s * 1000)
+        await element.first.wait_for(state="visible", timeout=None if within_s is None else within_s * 1000)
     except PlaywrightError:
         return False
     return True
@@ -128,8 +129,8 @@ class BrowserWalk(Generic[Seen]):
                     ok = await action(self.page, self.seen)
                     if not ok:
                         step.fail(self.seen.problem)
-                if not ok:
-                    self.seen.failed_step = name
+                if not ok:          # a step may name another: a refusal seen after the sign-in is the sign-in's
+                    self.seen.failed_step = self.seen.failed_step or name
                     return
         except PlaywrightError as exc:
             self.seen.failed_step, self.seen.problem = name, page_error(exc)

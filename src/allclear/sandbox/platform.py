@@ -24,6 +24,7 @@ FAULTS: FaultKinds = {
     "login-500": (None, "the login form answers HTTP 500"),
     "agents-locked": (int, "the first N configured agents are refused at login"),
     "desktop-spinner": (None, "the agent desktop never finishes loading"),
+    "desktop-slow": (float, "the agent desktop takes SECONDS to finish loading"),
 }
 ORDER = 10
 # The sandbox's own controls. Each part names its paths that are not the vendor's platform (Twilio,
@@ -127,7 +128,9 @@ def _signed_in(request: web.Request) -> AgentAccount | None:
 async def desktop(request: web.Request) -> web.Response:
     if not _signed_in(request):
         raise web.HTTPFound("/login")
-    delay = str(request.app[STATE].desktop_delay_ms)
+    state = request.app[STATE]
+    slow_s = float(state.faults.arg("desktop-slow"))
+    delay = str(int(slow_s * 1000) if slow_s else state.desktop_delay_ms)
     return html(page("desktop.html").replace("__DESKTOP_DELAY_MS__", delay))
 
 
