@@ -44,11 +44,11 @@ def write_target(directory: Path, changes: dict | None = None, agents: int | Non
     raw = tomllib.loads(base.read_text())
     if agents is not None:
         raw["agents"] = raw["agents"][:agents]
-    for dotted, value in (changes or {}).items():
+    for dotted, value in (changes or {}).items():       # "login.steps.3.budget_s": a number indexes a list
         *parents, last = dotted.split(".")
         table = raw
         for part in parents:
-            table = table.setdefault(part, {})
+            table = table[int(part)] if part.isdigit() else table.setdefault(part, {})
         if value is None:
             table.pop(last, None)
         else:
@@ -59,10 +59,13 @@ def write_target(directory: Path, changes: dict | None = None, agents: int | Non
 
 
 def made_up_secrets(target: Path) -> dict[str, str]:
-    """A distinctive value for every secret the target names, to search the reports for."""
+    """A distinctive value for every secret the target names, to search the reports for (a second
+    factor's seed in base32, as authenticator apps take it)."""
     from allclear.config import read_sandbox_template
 
-    return {name: f"Zq8#secret-{n}-value" for n, name in enumerate(read_sandbox_template(target).secret_names())}
+    names = read_sandbox_template(target).secret_names()
+    return {name: f"ZQSECRETSEED{chr(65 + n // 26)}{chr(65 + n % 26)}{'Q' * 18}" if name.endswith("_TOTP_SEED")
+            else f"Zq8#secret-{n}-value" for n, name in enumerate(names)}
 
 
 def _needles(secret: str) -> list[bytes]:

@@ -13,7 +13,7 @@ import pytest
 
 from allclear.items import registered
 from allclear.sandbox.faults import KNOWN_FAULTS
-from tests.conftest import find_leaks, made_up_secrets, write_target
+from tests.conftest import ROOT, find_leaks, made_up_secrets, write_target
 
 MATRIX = Path(__file__).with_name("fault_matrix.md")
 
@@ -71,11 +71,19 @@ def test_every_sandbox_fault_has_a_row_of_its_own():
     assert sorted(set(KNOWN_FAULTS) - alone) == []
 
 
+# Sandbox B writes its desktop step's wait and budget in its walk (the fourth step): the same here.
+SHAPES = {"sandbox": (ROOT / "config" / "sandbox.toml", MATRIX_TARGET),
+          "sandbox-b": (ROOT / "config" / "sandbox-b.toml",
+                        {**MATRIX_TARGET, "login.steps.3.timeout_s": 12.0, "login.steps.3.budget_s": 5.0})}
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("faults, expected, expected_run",
                          [pytest.param(*row, id=" + ".join(row[0]) or "healthy") for row in matrix_rows()])
-def test_fault_matrix_row(run_go, tmp_path, faults, expected, expected_run):
-    target = write_target(tmp_path, MATRIX_TARGET, agents=5)
+def test_fault_matrix_row(run_go, tmp_path, shape, faults, expected, expected_run):
+    base, changes = SHAPES[shape]
+    target = write_target(tmp_path, changes, agents=5, base=base)
     secrets = made_up_secrets(target)
     result = run_go(*[arg for fault in faults for arg in ("--sandbox-fault", fault)], target=target, env=secrets)
 

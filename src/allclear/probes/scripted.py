@@ -256,7 +256,11 @@ class ScriptedWalk:
 
     def _typed(self, action: Action) -> str:
         if action.secret == "totp":
-            return pyotp.TOTP(self.secrets["totp"]).now()
+            try:
+                return pyotp.TOTP(self.secrets["totp"]).now()
+            except (ValueError, TypeError) as exc:        # binascii.Error is a ValueError
+                raise ValueError("the agent's second-factor seed (its totp_env) is not a usable TOTP seed "
+                                 f"(base32, as authenticator apps take it): {exc}") from None
         if action.secret:
             return self.secrets[action.secret]
         if action.secret_env:
