@@ -98,8 +98,8 @@ def find_leaks(reports: Path, secrets: dict[str, str], output: str = "") -> list
     return leaks
 
 
-@pytest.fixture
-def run_go(tmp_path):
+def go_runner(tmp_path: Path):
+    """`run(*args, target=…)`: a Go run in a subprocess, its reports in `tmp_path/reports`."""
     def run(*args: str, target: Path | None = None, checks: tuple[str, ...] = (), html: bool = False,
             env: dict[str, str] | None = None, timeout: float = 300) -> GoResult:
         reports = tmp_path / "reports"
@@ -116,6 +116,17 @@ def run_go(tmp_path):
         return GoResult(done.returncode, done.stdout + done.stderr, reports)
 
     return run
+
+
+@pytest.fixture
+def run_go(tmp_path):
+    return go_runner(tmp_path)
+
+
+@pytest.fixture
+def run_go_in():
+    """`run_go_in(folder)`: a Go runner of its own (reports in `folder/reports`), for runs side by side."""
+    return go_runner
 
 
 @pytest.fixture(scope="session")

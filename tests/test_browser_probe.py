@@ -111,3 +111,15 @@ def test_a_refused_sign_in_keeps_no_password_in_traces_or_screenshots(browser_la
     assert {p.name for p in seen.evidence} == {"screenshot.png", "trace-before-agent-signs-in.zip",
                                                "trace-after-agent-signs-in.zip"}
     assert find_leaks(tmp_path / "evidence", {"password": wrong}, seen.problem) == []
+
+
+def test_a_playwright_timeout_says_what_it_waited_for():
+    from playwright.async_api import Error
+
+    from allclear.probes.walk import page_error
+
+    timeout = Error('Locator.click: Timeout 6000ms exceeded.\nCall log:\n  - waiting for get_by_role("button", '
+                    'name="Open support chat")\n')
+    assert page_error(timeout) == 'Timeout 6000ms exceeded, waiting for get_by_role("button", name="Open support chat")'
+    refused = Error("Page.goto: net::ERR_CONNECTION_REFUSED at http://127.0.0.1:9/")
+    assert page_error(refused) == "connection refused (nothing listens there) [net::ERR_CONNECTION_REFUSED]"

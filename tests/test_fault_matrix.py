@@ -39,7 +39,7 @@ MATRIX_TARGET = {
     "reporting_api.timeout_s": 6.0,
     "email.reply_deadline_s": 6.0, "email.connect_timeout_s": 6.0, "email.poll_interval_s": 1.0,
     "voice.ring_timeout_s": 6, "voice.answer_deadline_s": 10.0,
-    "chat_widget.load_timeout_s": 6.0, "chat_widget.step_timeout_s": 6.0,
+    "chat_widget.load_timeout_s": 10.0, "chat_widget.step_timeout_s": 6.0,   # B's widget: loader, iframe
     "help_center.page_timeout_s": 6.0,
 }
 
@@ -77,10 +77,15 @@ SHAPES = {"sandbox": (ROOT / "config" / "sandbox.toml", MATRIX_TARGET),
                         {**MATRIX_TARGET, "login.steps.3.timeout_s": 12.0, "login.steps.3.budget_s": 5.0})}
 
 
+def matrix_params() -> list:
+    """Every row on sandbox A; on sandbox B every fault alone (pairs test how grades combine, which
+    the platform's shape does not change, and CI's time is better spent on the faults)."""
+    return [pytest.param(shape, *row, id=f"{' + '.join(row[0]) or 'healthy'}-{shape}")
+            for shape in SHAPES for row in matrix_rows() if shape == "sandbox" or len(row[0]) <= 1]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("faults, expected, expected_run",
-                         [pytest.param(*row, id=" + ".join(row[0]) or "healthy") for row in matrix_rows()])
+@pytest.mark.parametrize("shape, faults, expected, expected_run", matrix_params())
 def test_fault_matrix_row(run_go, tmp_path, shape, faults, expected, expected_run):
     base, changes = SHAPES[shape]
     target = write_target(tmp_path, changes, agents=5, base=base)

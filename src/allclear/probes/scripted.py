@@ -268,13 +268,16 @@ class ScriptedWalk:
         return self.fill(action.value or "")
 
     async def _clear_secrets(self, page: Page, step: Step) -> None:
-        """Empty every field a secret was typed into that is still there (a refused sign-in's form)."""
+        """Empty every field a secret was typed into that is still there (a refused sign-in's form
+        keeps it), without waiting for it to be actionable. If that cannot be done, tracing stays off
+        for the rest of the walk: a trace's DOM snapshots would record the value."""
         for action in step.do:
             if action.types_secret:
-                with contextlib.suppress(PlaywrightError):
-                    field = self._locate(page, step, action.target).first
-                    if await field.count():
-                        await field.fill("", timeout=1000)
+                try:
+                    await self._locate(page, step, action.target).evaluate_all(
+                        "fields => fields.forEach(f => { f.value = ''; f.removeAttribute('value'); })")
+                except PlaywrightError:
+                    self.walk.resume_tracing = False
 
     async def _what_was_wrong(self, action: Action, target: Locator, error: BaseException | None) -> str:
         text = str(error or "")

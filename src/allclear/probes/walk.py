@@ -45,13 +45,15 @@ NET_ERRORS = {
 
 def page_error(error: PlaywrightError) -> str:
     """Playwright's message, first line, in words: `Page.goto: net::ERR_CONNECTION_REFUSED at URL`
-    becomes `connection refused (nothing listens there) [net::ERR_CONNECTION_REFUSED]`."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    text = re.sub(r"^\w+\.\w+: ", "", text)
+    becomes `connection refused (nothing listens there) [net::ERR_CONNECTION_REFUSED]`; a timeout
+    says what it waited for, from Playwright's call log (`…exceeded, waiting for get_by_role(…)`)."""
+    lines = str(error).strip().splitlines()
+    text = re.sub(r"^\w+\.\w+: ", "", lines[0]) if lines else type(error).__name__
     code = re.search(r"net::(ERR_[A-Z_]+)", text)
     if code and code.group(1) in NET_ERRORS:
         return f"{NET_ERRORS[code.group(1)]} [net::{code.group(1)}]"
-    return text
+    waiting = next((line.strip().removeprefix("- ") for line in lines[1:] if "waiting for" in line), "")
+    return f"{text.rstrip('.')}, {waiting}" if waiting else text
 
 
 async def title_and_maintenance(page: Page, phrases: list[str]) -> tuple[str, bool]:
@@ -105,6 +107,7 @@ class BrowserWalk(Generic[Seen]):
         self.trace, self.cleanup, self.context_options = trace, cleanup, context_options
         self.log = StepLog()
         seen.steps = self.log
+        self.resume_tracing = True      # False once a secret might still be on the page (see untraced)
 
     async def __aenter__(self) -> BrowserWalk[Seen]:
         self.evidence_dir.mkdir(parents=True, exist_ok=True)
@@ -141,8 +144,9 @@ class BrowserWalk(Generic[Seen]):
         async def run_untraced(page: Page, seen: Seen) -> bool:
             await self._stop_trace(keep=True)
             ok = await action(page, seen)
-            await self.context.tracing.start(snapshots=True)
-            self.trace = resume_as
+            if self.resume_tracing:
+                await self.context.tracing.start(snapshots=True)
+                self.trace = resume_as
             return ok
         return run_untraced
 
