@@ -56,8 +56,9 @@ def run_sandbox(args: argparse.Namespace) -> int:
     unset = [a.password_env for a in target.agents if not os.environ.get(a.password_env)]
     sandbox = Sandbox(target, args.fault, port=args.port).start()
     print(f"sandbox up at {sandbox.url}  (Ctrl-C stops it)")
-    print(f"  agent login   {sandbox.url}/login   ({len(target.agents)} agents, e.g. {target.agents[0].email})"
-          if target.agents else f"  agent login   {sandbox.url}/login")
+    login = target.login.url.replace("{sandbox}", sandbox.url) if target.login else f"{sandbox.url}/login"
+    print(f"  agent login   {login}   ({len(target.agents)} agents, e.g. {target.agents[0].email})"
+          if target.agents else f"  agent login   {login}")
     print(f"  reporting API {sandbox.url}/api/v1/reports")
     print(f"  status page   {sandbox.url}/statuspage/api/v2/summary.json")
     print(f"  ticket desk   {sandbox.url}/_desk   (what escalations sent with --escalate)")
