@@ -123,3 +123,30 @@ def test_a_playwright_timeout_says_what_it_waited_for():
     assert page_error(timeout) == 'Timeout 6000ms exceeded, waiting for get_by_role("button", name="Open support chat")'
     refused = Error("Page.goto: net::ERR_CONNECTION_REFUSED at http://127.0.0.1:9/")
     assert page_error(refused) == "connection refused (nothing listens there) [net::ERR_CONNECTION_REFUSED]"
+
+
+def test_optional_actions_and_a_pressed_key(browser_lane, sandbox, tmp_path):
+    """A cookie banner that is not there (optional), a menu already open (unless_visible), the form
+    sent with Enter rather than a click."""
+    steps = [
+        {"name": "Open the login page", "do": [{"goto": "{url}"},
+                                               {"click": "#accept-cookies", "optional": True, "timeout_s": 0.5}]},
+        {"name": "Agent signs in", "refused": ".login-error", "do": [
+            {"fill": "input[name=email]", "value": "{agent}"},
+            {"fill": "input[name=password]", "secret": "password"},
+            {"press": "input[name=password]", "key": "Enter"}]},
+        {"name": "Agent desktop loads", "do": [{"expect_visible": 'get_by_test_id("agent-desktop")'}]},
+    ]
+    seen = walk(browser_lane, login_with(sandbox, steps=steps), tmp_path / "evidence", sandbox.password)
+    assert (seen.failed_step, seen.problem, seen.logged_out) == ("", "", True)
+    assert sandbox.state.agents[AGENT].logins == 1 and sandbox.state.agents[AGENT].status == "Offline"
+
+
+def test_a_text_that_never_comes_says_what_was_there(browser_lane, sandbox, tmp_path):
+    steps = [*CODEGEN_WALK["steps"][:3], {"name": "Status shows Lunch", "timeout_s": 1.0, "do": [
+        {"expect_text": 'get_by_test_id("current-status")', "value": "Lunch"}]}]
+    seen = walk(browser_lane, login_with(sandbox, steps=steps, log_out=CODEGEN_WALK["log_out"]),
+                tmp_path / "evidence", sandbox.password)
+    assert seen.failed_step == "Status shows Lunch"
+    assert seen.problem.startswith('expect_text get_by_test_id("current-status"): its text is \'Away\', '
+                                   "without 'Lunch' after 1 s; the page showed"), seen.problem
