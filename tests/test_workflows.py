@@ -57,13 +57,14 @@ def test_go_yml_runs_every_30_minutes_and_by_hand_with_target_window_end_and_esc
     go = workflow("go.yml")
     assert go["on"]["schedule"] == [{"cron": "*/30 * * * *"}]
     inputs = go["on"]["workflow_dispatch"]["inputs"]
-    assert set(inputs) == {"target", "window_end", "escalate"}
+    assert set(inputs) == {"target", "window_end", "escalate", "preflight"}
     assert inputs["escalate"]["options"] == ["yes", "no"]
     script = next(step["run"] for step in go["jobs"]["go"]["steps"] if step.get("name") == "Go checklist")
     assert ".venv/bin/pytest -m go" in script
     assert '--window-end="$WINDOW_END"' in script
     assert 'elif [ "$EVENT" = schedule ]; then\n  args+=(--email-delay=0)' in script   # smoke runs only: no delay
     assert "yes) args+=(--escalate)" in script and "no) args+=(--dry-run)" in script
+    assert 'if [ "$PREFLIGHT" = yes ]; then\n  exec .venv/bin/allclear preflight --target="$TARGET"' in script
     assert "${{" not in script           # inputs reach the script through env, never pasted into it
 
 
@@ -73,10 +74,11 @@ def test_go_yml_sets_up_as_the_readme_does_and_keeps_reports_and_state():
     uploads = [step for step in steps if step.get("uses", "").startswith("actions/upload-artifact@")]
     kept = "\n".join(step["with"]["path"] for step in uploads)
     assert "reports/allure-report/index.html" in kept and "reports/allure-results/" in kept
+    assert "reports/baseline/" in kept
     assert all(step.get("if") == "always()" for step in uploads)        # a NO-GO run keeps its report too
     restore = next(step for step in steps if step.get("uses", "").startswith("actions/cache/restore@"))
     save = next(step for step in steps if step.get("uses", "").startswith("actions/cache/save@"))
-    for state in ("reports/escalations.sqlite", "reports/allure-history.jsonl"):
+    for state in ("reports/escalations.sqlite", "reports/allure-history.jsonl", "reports/baseline/"):
         assert state in restore["with"]["path"] and state in save["with"]["path"]
     assert save.get("if") == "always()" and save["with"]["key"] == restore["with"]["key"]
     assert save["with"]["key"].startswith(restore["with"]["restore-keys"].strip())   # the latest state is found

@@ -30,7 +30,10 @@ from allclear.verdict import RunVerdict
 
 SEVERITY_OF_GRADE = {"P1": "blocker", "P2": "critical", "P3": "normal", "P4": "minor", None: "trivial"}
 # Regexes are run by Allure's JavaScript (and Allure 2's Java): no inline flags such as (?s).
+ALREADY_FAILING = "[already failing before the window]"
 CATEGORIES = [
+    {"name": "Already failing before the window (not the vendor's)", "matchedStatuses": ["failed"],
+     "messageRegex": "\\[already failing before the window\\][\\s\\S]*"},
     {"name": "Maintenance page still up", "matchedStatuses": ["failed"],
      "messageRegex": "[\\s\\S]*maintenance[\\s\\S]*"},
     {"name": "Credentials rejected", "matchedStatuses": ["broken", "failed"],
@@ -123,12 +126,17 @@ def probe_title(probe: str) -> str:
 def _as_it_ran(result: dict, labels: list[dict], probe: ProbeResult) -> None:
     """The probe's own start and end (it ran in the background, before its test judged it), on the
     lane it ran in, so the report's timeline shows the run as it happened; a retried probe is
-    flagged as such (Allure's flaky mark and a `retried` tag)."""
+    flagged as such (Allure's flaky mark and a `retried` tag), and one failing as it did before the
+    window is too (a tag, and a category of its own)."""
     if probe.started_at:
         start = int(datetime.fromisoformat(probe.started_at).timestamp() * 1000)
         result["start"], result["stop"] = start, start + int(probe.seconds * 1000)
         labels[:] = [label for label in labels if label["name"] != "thread"]
         labels.append({"name": "thread", "value": f"{probe.item} probes"})
+    if probe.already_failing:
+        details = result.setdefault("statusDetails", {})
+        details["message"] = f"{ALREADY_FAILING} {details.get('message') or probe.message}"
+        labels.append({"name": "tag", "value": "already failing before the window"})
     if probe.retried:
         details = result.setdefault("statusDetails", {})
         details["flaky"] = True

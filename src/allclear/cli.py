@@ -4,6 +4,7 @@ open its login page in a browser, switch faults on and off while it runs, point 
 again (after a sink was down, or to send what a dry run wrote down).
 `allclear watch --target T` waits for the maintenance window to end, then runs the Go checklist.
 `allclear go --target /any/path.toml` is `pytest -m go` run from anywhere, the target typed either way.
+`allclear preflight` runs it before the window and keeps the baseline the run after the window compares with.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from allclear.config import (
     UNSTARTED_SANDBOX,
@@ -158,13 +161,34 @@ def go_argv(target: str | None, pytest_args: list[str]) -> list[str]:
 def run_go(args: argparse.Namespace, pytest_args: list[str]) -> int:
     import pytest
 
-    return int(pytest.main(go_argv(args.target, pytest_args)))
+    preflight = ["--preflight"] if args.command == "preflight" else []
+    return int(pytest.main(go_argv(args.target, [*preflight, *pytest_args])))
+
+
+def take_baseline_first(console, path: Path, target, reports_dir: Path, faults: list[str]) -> None:
+    """Started before the window, with the platform still up and no baseline of today: the preflight
+    first (its own run, its own sandbox for a sandbox target), then the watch."""
+    from datetime import datetime, timezone
+
+    from allclear import baseline
+
+    kept, _ = baseline.load(reports_dir, target.name, datetime.now(timezone.utc))
+    if kept is not None:
+        console.print(f"baseline: {kept.path} (taken {kept.taken_at.astimezone(ZoneInfo(target.time_zone)):%H:%M %Z})")
+        return
+    why = baseline.refusal(target)
+    if why:
+        console.print(f"no baseline: {why.split(': a baseline')[0]}: the maintenance is already under way "
+                      "(allclear preflight takes one before the next window)")
+        return
+    console.print("the platform is up: taking the baseline first (allclear preflight), then watching")
+    subprocess.run([sys.executable, "-m", "allclear.cli", "preflight", f"--target={path.resolve()}",
+                    f"--reports-dir={reports_dir.resolve()}", *[f"--sandbox-fault={f}" for f in faults]])
 
 
 def run_watch(args: argparse.Namespace) -> int:
     """Wait for the window to end, then run the Go checklist; exit as `pytest -m go` does."""
     from datetime import datetime, timedelta, timezone
-    from zoneinfo import ZoneInfo
 
     import pytest
     from rich.console import Console
@@ -193,6 +217,8 @@ def run_watch(args: argparse.Namespace) -> int:
             sandbox.stop()
         return EXIT_BAD_INPUT
     zone = ZoneInfo(target.time_zone)
+    if not args.no_preflight:
+        take_baseline_first(console, path, target, reports_dir, args.sandbox_fault)
     gives_up = datetime.now(timezone.utc) + timedelta(seconds=deadline)
     if sandbox:
         console.print(f"sandbox up at {sandbox.url}, faults: {', '.join(sandbox.state.faults.describe()) or 'none'}")
@@ -289,6 +315,15 @@ def main(argv: list[str] | None = None) -> int:
                     "argument goes to pytest as it is: --sandbox-fault, --escalate, a check file, -k ...",
         epilog="Exits as the Go run does: 0 GO, 1 NO-GO, 2 INCONCLUSIVE, 4 bad input, 6 an escalation failed.")
     go.add_argument("--target", help="target TOML file (default: $ALLCLEAR_TARGET, else the sandbox)")
+    preflight = commands.add_parser(
+        "preflight", help="take the baseline before the window: the checklist, nothing escalated",
+        description="Runs the Go checklist while the platform is still up (the evening before), proving the "
+                    "target's config, locators and credentials, and keeps what fails in reports/baseline/. The run "
+                    "after the window compares every probe with it: one failing the same way is 'already failing "
+                    "before the window', shown to ops and never escalated to the vendor. Refused while the status "
+                    "page shows a maintenance in progress or the login page is the maintenance page.",
+        epilog="Every other argument goes to pytest as it is (--sandbox-fault, --reports-dir, ...).")
+    preflight.add_argument("--target", help="target TOML file (default: $ALLCLEAR_TARGET, else the sandbox)")
     watch = commands.add_parser(
         "watch", help="wait for the maintenance window to end, then run the Go checklist",
         description="Polls the login page and the status page until the maintenance is over, records that "
@@ -311,10 +346,12 @@ def main(argv: list[str] | None = None) -> int:
                        help="sandbox target only: a fault on from the start, e.g. maintenance-for:60 (repeatable)")
     watch.add_argument("--reports-dir", default="reports", help="where results and reports go (default: reports)")
     watch.add_argument("--no-live", action="store_true", help="plain lines only, even on a terminal")
+    watch.add_argument("--no-preflight", action="store_true",
+                       help="do not take the baseline first when the platform is still up (see allclear preflight)")
     watch.add_argument("pytest_args", nargs="*", metavar="-- PYTEST ARGS",
                        help="passed to the Go run, e.g. --escalate, --no-html-report")
     args, rest = parser.parse_known_args(argv)
-    if args.command == "go":
+    if args.command in ("go", "preflight"):
         return run_go(args, rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")

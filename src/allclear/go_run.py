@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from allclear import allure_report, run_output, terminal
+from allclear import allure_report, baseline, run_output, terminal
 from allclear.checklist import is_go_item, item_key, item_of, maybe_skipped, observations_of, probe_id
 from allclear.config import ConfigError, Secrets, Target
 from allclear.escalation.dispatch import Delivery, EscalationReport, escalate, resolve_mode
@@ -68,6 +68,9 @@ class GoRun:
         self.stopped = threading.Event()
         self.lanes: Lanes | None = None
         self.observer: Observer | None = None
+        self.preflight = bool(config.getoption("--preflight"))
+        self.baseline: baseline.Baseline | None = None
+        self.baseline_note = ""                      # why a baseline on disk is not used
 
     @property
     def listing(self) -> bool:
@@ -103,10 +106,24 @@ class GoRun:
         self.faults = self.sandbox.state.faults.describe() if self.sandbox else []
         email = self.target.email
         ask = self.target.status_page if email is not None and email.enabled and not self.listing else None
-        self.window_end = resolve_window_end(given_end, config.getoption("--window-end-source"),
-                                             self.target.window_end, ask)
-        if not self.listing:                # listing the checks must not read or send anything
-            self._prepare_lanes()
+        if self.listing:                    # listing the checks must not read or send anything
+            return
+        if self.preflight:
+            self._before_the_window()
+        else:
+            self.window_end = resolve_window_end(given_end, config.getoption("--window-end-source"),
+                                                 self.target.window_end, ask)
+            self.baseline, self.baseline_note = baseline.load(self.reports_dir, self.target.name,
+                                                              datetime.now(timezone.utc))
+        self._prepare_lanes()
+
+    def _before_the_window(self) -> None:
+        """A preflight: refused while the platform is in maintenance; the email goes at once."""
+        why = baseline.refusal(self.target)
+        if why:
+            self._stop_sandbox()
+            raise pytest.UsageError(f"allclear preflight: no baseline taken: {why}")
+        self.window_end = WindowEnd(None, "preflight, before the window")
 
     def _load_target(self) -> None:
         config = self.config
@@ -176,6 +193,9 @@ class GoRun:
             self.say(run_output.opening_line(
                 self.target.name, self.target.time_zone, len(self.planned), sum(map(len, self.planned.values())),
                 self.lanes.deadline.seconds, self.window_end, self.faults))
+            said = run_output.baseline_line(self.preflight, self.baseline, self.baseline_note, self.target.time_zone)
+            if said:
+                self.say(said)
             if not self.config.getoption("--sequential"):
                 starts = [(node, spec) for node in session.items if is_go_item(node) and not maybe_skipped(node)
                           for spec in observations_of(node)]
@@ -193,7 +213,8 @@ class GoRun:
             return
         self.titles.setdefault(item_key(item), item_of(item).title)
         if report.when == "call" or (report.when == "setup" and not report.passed):
-            self.results[item.nodeid] = probe_result(item, report, call)
+            result = self.results[item.nodeid] = probe_result(item, report, call)
+            result.already_failing = bool(self.baseline and self.baseline.matches(result))
         elif report.when == "teardown" and item.nodeid in self.results:
             self.results[item.nodeid].seconds = round(self.results[item.nodeid].seconds + report.duration, 3)
         if report.when == "teardown":
@@ -261,7 +282,11 @@ class GoRun:
             if not self.config.getoption("--no-html-report"):
                 self.verdict.html_report, self.html_note = allure_report.build_html_report(
                     results_dir, self.reports_dir, self.target.name)
-            self.verdict.escalation = self._escalate().to_json()
+            if self.preflight:
+                kept = baseline.keep(self.verdict, self.reports_dir, self.target.run.baseline_valid_h)
+                self.verdict.baseline = str(kept)
+            else:
+                self.verdict.escalation = self._escalate().to_json()
             self.verdict.write(self.reports_dir, self.secrets)
             run_output.add_to_github_step_summary(self.verdict, self.secrets, self.say)
             if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
@@ -277,7 +302,9 @@ class GoRun:
         return RunVerdict.of(
             items, target=self.target.name, started_at=self.started_at, finished_at=datetime.now(timezone.utc),
             window_end=self.window_end.moment, window_end_source=self.window_end.source, faults=self.faults,
-            target_file=str(self.target_path.resolve()), time_zone=self.target.time_zone)
+            target_file=str(self.target_path.resolve()), time_zone=self.target.time_zone, preflight=self.preflight,
+            baseline=f"{self.baseline.path} (taken {self.baseline.taken_at.isoformat(timespec='seconds')})"
+            if self.baseline else "")
 
     def _escalate(self) -> EscalationReport:
         """Escalate while the sandbox (and its ticket desk) is still up; a crash here is reported, not lost."""

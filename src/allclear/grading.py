@@ -12,7 +12,7 @@ the target is a failure; anything else that went wrong is our probe's, so it cou
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from allclear.config import Grading
@@ -42,6 +42,7 @@ class ProbeResult:
     facts: dict[str, object] = field(default_factory=dict)
     retried: list[str] = field(default_factory=list)    # what each earlier try met, when it was retried
     moments: list[list[str]] = field(default_factory=list)  # [ISO time, what happened]: the run's timeline
+    already_failing: bool = False      # failed the same way in the baseline, before the window (allclear.baseline)
 
 
 @dataclass
@@ -54,6 +55,8 @@ class ItemResult:
     probes_failed: int
     probes: list[ProbeResult]
     seconds: float
+    probes_already_failing: int = 0    # of probes_failed: failing the same way before the window
+    vendor_grade: str | None = None    # the grade of the new failures only: what the vendor is told
 
 
 def lower_of(grade: str, cap: str) -> str:
@@ -84,14 +87,29 @@ def item_outcome(probes: list[ProbeResult]) -> str:
 
 
 def summarize_item(item: str, title: str, probes: list[ProbeResult], grading: Grading) -> ItemResult:
+    """The item for ops (every failure counts: its grade, outcome and the verdict) and, in
+    `vendor_grade`, for the vendor (failures already there before the window do not)."""
     ran = [p for p in probes if p.outcome != "skipped"]
     failed = sum(p.outcome == "failed" for p in ran)
+    already = sum(p.outcome == "failed" and p.already_failing for p in ran)
     degraded = any(p.degraded for p in ran if p.outcome == "passed")
     return ItemResult(
         item=item, title=title, outcome=item_outcome(probes),
         grade=grade_item(item, failed, len(ran), degraded, grading) if ran else None,
         probes_run=len(ran), probes_failed=failed, probes=probes, seconds=item_seconds(probes),
+        probes_already_failing=already,
+        vendor_grade=grade_item(item, failed - already, len(ran), degraded, grading) if ran else None,
     )
+
+
+def vendor_view(item: ItemResult) -> ItemResult:
+    """The item as the vendor is told of it: without the probes already failing before the window
+    (the fraction is of all probes run, so 2 new of 10 agents stays 20%)."""
+    if not item.probes_already_failing:
+        return item
+    probes = [p for p in item.probes if not p.already_failing]
+    return replace(item, outcome=item_outcome(probes), grade=item.vendor_grade, probes=probes,
+                   probes_failed=item.probes_failed - item.probes_already_failing, probes_already_failing=0)
 
 
 def item_seconds(probes: list[ProbeResult]) -> float:

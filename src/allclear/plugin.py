@@ -54,6 +54,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--no-html-report", action="store_true", help="keep the Allure results, skip the HTML report")
     group.addoption("--escalate", action="store_true",
                     help="send P1/P2 escalations (and resolutions) to the target's sinks")
+    group.addoption("--preflight", action="store_true",
+                    help="take the baseline before the window (allclear preflight): the email at once, nothing "
+                         "escalated, the failing probes kept in reports/baseline/ for the run after the window")
     group.addoption("--dry-run", action="store_true",
                     help="write what would be sent to reports/escalations/ instead (the default for the sandbox)")
 

@@ -71,6 +71,18 @@ def opening_line(target_name: str, time_zone: str, items: int, probes: int, dead
             f"deadline {deadline_s:g} s; {window}{faults_text}")
 
 
+def baseline_line(preflight: bool, kept, note: str, time_zone: str) -> str:
+    """The run's second line: a preflight says so; a run after the window, which baseline it uses."""
+    if preflight:
+        return ("preflight: the checklist before the window, nothing escalated; what fails now is kept as the "
+                "baseline: after the window it counts as already failing, not as the vendor's")
+    if kept is not None:
+        taken = kept.taken_at.astimezone(ZoneInfo(time_zone))
+        return (f"baseline: {kept.path} (taken {taken:%Y-%m-%d %H:%M %Z}, {len(kept.failing)} probe(s) failing "
+                "then): a probe failing the same way again is marked already failing, and not escalated to the vendor")
+    return f"baseline: {note}" if note else ""
+
+
 def add_to_github_step_summary(verdict: RunVerdict, secrets: Secrets, say: Callable[[str], None]) -> None:
     """In GitHub Actions, the run's summary.md shows on the workflow run's page."""
     path = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -109,6 +121,13 @@ def write_summary(terminalreporter, config: pytest.Config, verdict: RunVerdict, 
         terminalreporter.write_line(f"ticket:      {shown_path(config, ticket)}  (the vendor ticket, ready to paste)")
     terminalreporter.write_line(f"summary:     {shown_path(config, reports_dir / 'summary.md')}")
     terminalreporter.write_line(f"verdict:     {shown_path(config, reports_dir / 'verdict.json')}")
+    if verdict.preflight:
+        failing = sum(item.probes_failed for item in verdict.items)
+        terminalreporter.write_line(f"baseline:    {shown_path(config, verdict.baseline)}  ({failing} probe(s) failing "
+                                    "now; after the window they count as already failing, not as the vendor's)")
+        if failing:
+            terminalreporter.write_line("             any that are ours (a locator, a credential, the probe mailbox): "
+                                        "fix the target and run allclear preflight again", yellow=True)
 
 
 def verdict_line(config: pytest.Config, verdict: RunVerdict) -> None:

@@ -72,7 +72,8 @@ def reasons(verdict: RunVerdict, per_item: int = 3, reports_dir: str = "reports"
         for probe in shown[:per_item]:
             reason = (probe.message or probe.degraded or probe.outcome).splitlines()[0]
             tries = f" (after {len(probe.retried) + 1} tries)" if probe.retried else ""
-            lines.append(f"{OUTCOME_MARKS[probe.outcome]} {item.item} / {probe.probe}: {reason}{tries}")
+            before = " [already failing before the window: not the vendor's]" if probe.already_failing else ""
+            lines.append(f"{OUTCOME_MARKS[probe.outcome]} {item.item} / {probe.probe}: {reason}{tries}{before}")
             if probe.evidence:
                 folder = str(PurePosixPath(reports_dir, probe.evidence[0]).parent)
                 files = ", ".join(PurePosixPath(path).name for path in probe.evidence)

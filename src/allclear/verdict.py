@@ -36,6 +36,8 @@ class RunVerdict:
     escalation: dict | None = None
     target_file: str = ""
     time_zone: str = "UTC"          # the target's: times for people are given in it
+    baseline: str = ""              # the baseline compared with (allclear.baseline), or what a preflight kept
+    preflight: bool = False         # a run before the window, taking the baseline: nothing escalated
 
     @classmethod
     def of(cls, items: list[ItemResult], **context) -> "RunVerdict":
@@ -108,8 +110,8 @@ class RunVerdict:
 
     def table_rows(self) -> list[tuple[str, str, str, str, str]]:
         """(item, outcome, probes failed/run, grade, time): the terminal's table and summary.md's."""
-        return [(item.title, item.outcome, f"{item.probes_failed}/{item.probes_run}" if item.probes_run else "–",
-                 item.grade or "–", f"{item.seconds:.1f} s") for item in self.items]
+        return [(item.title, item.outcome, _counts(item), item.grade or "–", f"{item.seconds:.1f} s")
+                for item in self.items]
 
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(ZoneInfo(self.time_zone))
@@ -142,6 +144,11 @@ class RunVerdict:
         ]
         if self.faults:
             lines.append(f"Sandbox faults injected: {', '.join(self.faults)}.")
+        if self.preflight:
+            lines.append(f"Preflight, before the window: nothing was escalated; the baseline is `{self.baseline}`.")
+        elif self.baseline:
+            lines.append(f"Compared with the baseline {self.baseline}: failures already there then are marked "
+                         "*already failing before the window* and not told to the vendor.")
         if self.not_started:
             lines += ["", "The checklist did not start: the target could not be loaded.", "", "```",
                       self.not_started, "```"]
@@ -155,7 +162,8 @@ class RunVerdict:
             lines += ["", "## What went wrong", ""]
             for item, probe in problems:
                 lines.append(f"- **{item.title} / {probe.probe}** ({probe.outcome}"
-                             f"{', degraded' if probe.degraded else ''})")
+                             f"{', degraded' if probe.degraded else ''}"
+                             f"{', already failing before the window' if probe.already_failing else ''})")
                 if probe.expected:
                     lines.append(f"  - expected: {probe.expected}")
                     lines.append(f"  - observed: {probe.observed}")
@@ -187,12 +195,21 @@ class RunVerdict:
                       "Resend with `allclear escalate` once the sink is reachable.", ""]
         lines += ["| sink | item | action | result | detail |", "| --- | --- | --- | --- | --- |"]
         for d in deliveries:
-            kind = " (could not verify)" if d["kind"] == "inconclusive" else ""
+            kind = {"inconclusive": " (could not verify)",
+                    "already-failing": " (already failing before the window)"}.get(d["kind"], "")
             lines.append(f"| {d['sink']} | {d['item']}{kind} | {d['action']} | {d['status']} | "
                          f"{d['detail'].replace('|', '/')} |")
         if escalation.get("ticket"):
             lines += ["", f"Vendor ticket: `{escalation['ticket']}`"]
         return lines
+
+
+def _counts(item: ItemResult) -> str:
+    """`4/10`, or `4/10 (3 already)` when some were failing the same way before the window."""
+    if not item.probes_run:
+        return "–"
+    already = f" ({item.probes_already_failing} already)" if item.probes_already_failing else ""
+    return f"{item.probes_failed}/{item.probes_run}{already}"
 
 
 def item_ended_at(item: ItemResult) -> datetime | None:

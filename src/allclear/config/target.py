@@ -75,6 +75,7 @@ class RunSettings(Section):
     deadline_s: Seconds = 1800.0        # past it, unfinished items are inconclusive (the email wait counts)
     agents_at_once: Annotated[int, Field(ge=1, le=50)] = 4     # browser contexts signing agents in at once
     probes_at_once: Annotated[int, Field(ge=1, le=64)] = 8     # API, DNS, voice and mail probes at once
+    baseline_valid_h: Annotated[float, Field(gt=0)] = 24.0     # a preflight's baseline is compared with this long
 
 
 class WatchSettings(Section):

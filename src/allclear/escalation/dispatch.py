@@ -23,7 +23,7 @@ from allclear.escalation.email import Email
 from allclear.escalation.jira import Jira
 from allclear.escalation.message import Notice, notice_for
 from allclear.escalation.pagerduty import PagerDuty
-from allclear.escalation.plan import Change, apply_run
+from allclear.escalation.plan import OPS_ONLY, Change, apply_run
 from allclear.escalation.slack import Slack
 from allclear.escalation.state import RESOLVED, EscalationState
 from allclear.escalation.webhook import Webhook
@@ -36,20 +36,21 @@ SINK_TYPES: dict[str, type[SinkClient]] = {
 }
 STATE_FILE = "escalations.sqlite"
 DRY_RUN_DIR = "escalations"
+KIND_WORDS = {"inconclusive": " (could not verify)", "already-failing": " (already failing before the window)"}
 
 
 @dataclass
 class Delivery:
     sink: str
     item: str
-    kind: str        # failure | inconclusive
+    kind: str        # failure | inconclusive | already-failing
     action: str      # open | update | resolve
     status: str      # sent | dry-run | failed | unchanged | skipped
     detail: str      # the sink's handle (ticket key, ...), or what went wrong
     unreachable: bool = field(default=False, repr=False, compare=False)   # kept failing until its deadline
 
     def line(self) -> str:
-        return f"{self.sink}: {self.action} {self.item}{' (could not verify)' if self.kind == 'inconclusive' else ''}" \
+        return f"{self.sink}: {self.action} {self.item}{KIND_WORDS.get(self.kind, '')}" \
                f" → {self.status}{': ' + self.detail if self.detail else ''}"
 
 
@@ -103,7 +104,7 @@ def _escalate(verdict, target, secrets, reports_dir, dry_run, report, report_pat
         for change in changes:
             notice = notice_for(change, verdict, target, report_path, report_url, secrets)
             for client in clients:
-                if change.kind == "inconclusive" and not client.config.ops:
+                if change.kind in OPS_ONLY and not client.config.ops:
                     continue
                 if client.label in unreachable:
                     delivery = Delivery(client.label, change.item.item, change.kind, change.action, "failed",

@@ -34,7 +34,7 @@ class Notice:
     @property
     def grade(self) -> str:
         """The escalation's grade; "could not verify" pages as a P3 (a warning, not the vendor's outage)."""
-        if self.change.kind == "inconclusive":
+        if self.change.kind in ("inconclusive", "already-failing"):
             return "P3"
         return self.change.record.grade or self.change.item.grade or "P2"
 
@@ -56,7 +56,8 @@ def _notice(change: Change, verdict: RunVerdict, target: Target, report_path: Pa
     item, record = change.item, change.record
     report_link = report_url or (str(report_path) if report_path else "no HTML report was built")
     if change.action == "resolve":
-        what = "could be verified again" if change.kind == "inconclusive" else "passes again"
+        what = {"inconclusive": "could be verified again",
+                "already-failing": "no longer fails as it did before the window"}.get(change.kind, "passes again")
         title = f"Resolved: {target.name}: {name(item)} {what}"
         summary = (f"{name(item)} {what} ({item.probes_run - item.probes_failed} of {item.probes_run} ok) "
                    f"at {local(verdict.finished_at, target.time_zone)}; first seen "
@@ -64,7 +65,11 @@ def _notice(change: Change, verdict: RunVerdict, target: Target, report_path: Pa
         text = f"{summary}\n\nReport: {report_link}\n"
     else:
         entry = Escalated(item, record.first_seen, record.runs)
-        if change.kind == "inconclusive":
+        if change.kind == "already-failing":
+            title = f"[already failing before the window] {target.name}: {name(item)}"
+            summary = (f"{name(item)}: {item.probes_already_failing} of {item.probes_run} failing as they did in the "
+                       "baseline taken before the window (not told to the vendor as a maintenance regression)")
+        elif change.kind == "inconclusive":
             title = f"[could not verify] {target.name}: {name(item)}"
             reason = failing(item)[0].message if failing(item) else "unknown"
             summary = f"{name(item)}: could not verify ({affected(item)}): {reason.splitlines()[0] if reason else ''}"

@@ -5,7 +5,10 @@
   keeps its escalation open with the lower grade (it is not green yet);
 - an inconclusive item opens or updates a "could not verify" escalation (ops sinks only) and
   leaves any open failure alone: not knowing is not evidence that the vendor fixed it;
-- a skipped or absent item changes nothing.
+- a skipped or absent item changes nothing;
+- probes already failing the same way before the window (allclear.baseline) are left out of what
+  the vendor is told (grading.vendor_view), and go to ops sinks as their own "already failing"
+  escalation, opened, updated and resolved like the others.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from datetime import datetime
 from typing import Literal
 
 from allclear.escalation.state import EscalationState, Record
-from allclear.grading import ESCALATING, ItemResult
+from allclear.grading import ESCALATING, ItemResult, ProbeResult, vendor_view
 from allclear.verdict import RunVerdict
 
 Action = Literal["open", "update", "resolve"]
@@ -24,22 +27,29 @@ Action = Literal["open", "update", "resolve"]
 @dataclass
 class Change:
     action: Action
-    kind: str              # failure | inconclusive
+    kind: str              # failure | inconclusive | already-failing
     item: ItemResult
     record: Record         # as it stands after this run
     changed: bool          # grade or failing probes differ from the previous run (always true for open)
 
 
+OPS_ONLY = ("inconclusive", "already-failing")       # kinds that only `ops = true` sinks hear of
+
+
+def _concerned(item: ItemResult, kind: str) -> list[ProbeResult]:
+    if kind == "inconclusive":
+        return [p for p in item.probes if p.outcome == "inconclusive"]
+    return [p for p in item.probes if p.outcome == "failed" and p.already_failing == (kind == "already-failing")]
+
+
 def fingerprint(item: ItemResult, kind: str) -> str:
-    outcome = "failed" if kind == "failure" else "inconclusive"
-    probes = sorted(p.probe for p in item.probes if p.outcome == outcome)
+    probes = sorted(p.probe for p in _concerned(item, kind))
     return f"{item.grade or '-'}|{','.join(probes)}"
 
 
 def first_seen(item: ItemResult, kind: str, fallback: datetime) -> datetime:
     """When the first of the item's failing probes ended: the failure was seen then, not at run end."""
-    outcome = "failed" if kind == "failure" else "inconclusive"
-    times = [datetime.fromisoformat(p.finished_at) for p in item.probes if p.outcome == outcome and p.finished_at]
+    times = [datetime.fromisoformat(p.finished_at) for p in _concerned(item, kind) if p.finished_at]
     return min(times, default=fallback)
 
 
@@ -70,7 +80,12 @@ def apply_run(state: EscalationState, verdict: RunVerdict, sinks: list[str] = ()
             if record is None or untold.id != record.id:
                 changes.append(Change("resolve", kind, item, untold, changed=False))
 
-    for item in verdict.items:
+    for whole in verdict.items:
+        if whole.probes_already_failing:
+            open_or_update(whole, "already-failing", may_open=True)
+        elif whole.outcome in ("passed", "failed"):
+            resolve(whole, "already-failing")
+        item = vendor_view(whole)
         if item.outcome == "passed":
             resolve(item, "failure")
             resolve(item, "inconclusive")

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS escalations (
+KINDS = "('failure', 'inconclusive', 'already-failing')"
+ESCALATIONS = """
+CREATE TABLE IF NOT EXISTS {name} (
     id INTEGER PRIMARY KEY,
     target TEXT NOT NULL,
     item TEXT NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('failure', 'inconclusive')),
+    kind TEXT NOT NULL CHECK (kind IN """ + KINDS + """),
     dedup_key TEXT NOT NULL,
     grade TEXT,
     fingerprint TEXT NOT NULL,
@@ -27,6 +28,8 @@ CREATE TABLE IF NOT EXISTS escalations (
     runs INTEGER NOT NULL DEFAULT 1,
     resolved_at TEXT
 );
+"""
+SCHEMA = ESCALATIONS.format(name="escalations") + """
 CREATE UNIQUE INDEX IF NOT EXISTS one_open_escalation
     ON escalations (target, item, kind) WHERE resolved_at IS NULL;
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -66,14 +69,28 @@ class SinkDelivery:
 
 def dedup_key(target: str, item: str, kind: str) -> str:
     """Stable across runs (and across a lost database): PagerDuty folds re-triggers into one alert."""
-    return f"allclear/{target}/{item}" + ("/could-not-verify" if kind == "inconclusive" else "")
+    return f"allclear/{target}/{item}" + {"inconclusive": "/could-not-verify",
+                                          "already-failing": "/already-failing"}.get(kind, "")
 
 
 class EscalationState:
     def __init__(self, connection: sqlite3.Connection, path: Path | None):
         self.db = connection
         self.path = path
+        self._widen_kinds()
         self.db.executescript(SCHEMA)
+
+    def _widen_kinds(self) -> None:
+        """A state file from before "already-failing" existed (kept in CI's cache for weeks): its
+        table's CHECK is rebuilt with every kind, keeping every row and id."""
+        row = self.db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'escalations'").fetchone()
+        if row is None or KINDS in row[0]:
+            return
+        self.db.executescript("BEGIN;" + ESCALATIONS.format(name="escalations_widened") + """
+            INSERT INTO escalations_widened SELECT * FROM escalations;
+            DROP TABLE escalations;
+            ALTER TABLE escalations_widened RENAME TO escalations;
+            COMMIT;""")
 
     @classmethod
     def open(cls, path: Path, scratch: bool = False) -> "EscalationState":
