@@ -120,6 +120,8 @@ def test_preflight_then_a_fault_already_there_goes_to_ops_only_and_a_new_one_as_
     login = next(item for item in verdict["items"] if item["item"] == "login")
     assert (login["probes_already_failing"], login["vendor_grade"]) == (2, None)
     assert "[already failing before the window: not the vendor's]" in after.stdout
+    assert "evidence before the window: `baseline/evidence/login/agent01@sandbox.allclear.test/screenshot.png`" \
+        in (reports / "summary.md").read_text()
     told = {(d["sink"], d["item"], d["kind"]) for d in verdict["escalation"]["deliveries"]}
     assert told == {("ops-webhook", "login", "already-failing"),
                     ("pagerduty", "reporting_api", "failure"), ("vendor-support", "reporting_api", "failure"),

@@ -214,7 +214,9 @@ class GoRun:
         self.titles.setdefault(item_key(item), item_of(item).title)
         if report.when == "call" or (report.when == "setup" and not report.passed):
             result = self.results[item.nodeid] = probe_result(item, report, call)
-            result.already_failing = bool(self.baseline and self.baseline.matches(result))
+            if self.baseline and self.baseline.matches(result):
+                result.already_failing = True
+                result.facts["baseline_evidence"] = self.baseline.failing[(result.item, result.probe)]["evidence"]
         elif report.when == "teardown" and item.nodeid in self.results:
             self.results[item.nodeid].seconds = round(self.results[item.nodeid].seconds + report.duration, 3)
         if report.when == "teardown":

@@ -171,6 +171,8 @@ class RunVerdict:
                     lines.append(f"  - {(probe.message or probe.degraded).splitlines()[0]}")
                 for path in probe.evidence:
                     lines.append(f"  - evidence: `{path}`")
+                for path in probe.facts.get("baseline_evidence", []) if probe.already_failing else []:
+                    lines.append(f"  - evidence before the window: `{path}`")
         if self.items:
             lines += ["", f"## Timeline ({self.time_zone})", "", "| time | what |", "| --- | --- |"]
             day = self.local(self.started_at).date()
