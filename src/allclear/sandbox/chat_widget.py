@@ -84,11 +84,15 @@ async def website(request: web.Request) -> web.Response:
     return html(page("website.html"))
 
 
-async def widget_script(request: web.Request) -> web.Response:
+def script(request: web.Request, name: str) -> web.Response:
+    """A widget's script (static/`name`), or the 404 that `chat-script-404` makes of it."""
     if request.app[STATE].faults.active("chat-script-404"):
         return web.Response(text="Not Found", status=404)
-    return web.Response(text=page("widget.js"), content_type="application/javascript",
-                        headers={"Cache-Control": "no-cache"})
+    return web.Response(text=page(name), content_type="application/javascript", headers={"Cache-Control": "no-cache"})
+
+
+async def widget_script(request: web.Request) -> web.Response:
+    return script(request, "widget.js")
 
 
 async def widget_config(request: web.Request) -> web.Response:

@@ -10,7 +10,7 @@ import html as html_text
 
 from aiohttp import web
 
-from allclear.sandbox.chat_widget import APP_ID
+from allclear.sandbox.chat_widget import APP_ID, script
 from allclear.sandbox.help_center import ARTICLES, _in_maintenance, _never_finishes, _search
 from allclear.sandbox.parts import FaultKinds
 from allclear.sandbox.platform import STATE, html, page
@@ -26,10 +26,7 @@ async def website(request: web.Request) -> web.Response:
 
 
 async def loader(request: web.Request) -> web.Response:
-    if request.app[STATE].faults.active("chat-script-404"):
-        return web.Response(text="Not Found", status=404)
-    return web.Response(text=page("b-loader.js"), content_type="application/javascript",
-                        headers={"Cache-Control": "no-cache"})
+    return script(request, "b-loader.js")
 
 
 async def chat_frame(request: web.Request) -> web.Response:
