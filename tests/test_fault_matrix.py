@@ -80,7 +80,8 @@ SHAPES = {"sandbox": (ROOT / "config" / "sandbox.toml", MATRIX_TARGET),
 def matrix_params() -> list:
     """Every row on sandbox A; on sandbox B every fault alone (pairs test how grades combine, which
     the platform's shape does not change, and CI's time is better spent on the faults)."""
-    return [pytest.param(shape, *row, id=f"{' + '.join(row[0]) or 'healthy'}-{shape}")
+    return [pytest.param(shape, *row, id=f"{' + '.join(row[0]) or 'healthy'}-{shape}",
+                         marks=[pytest.mark.long] if shape != "sandbox" else [])
             for shape in SHAPES for row in matrix_rows() if shape == "sandbox" or len(row[0]) <= 1]
 
 

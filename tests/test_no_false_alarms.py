@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 RUNS = 10
 SHAPES = {"sandbox": ROOT / "config" / "sandbox.toml", "sandbox-b": ROOT / "config" / "sandbox-b.toml"}

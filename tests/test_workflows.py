@@ -93,4 +93,5 @@ def test_go_yml_hands_every_secret_the_example_target_names_to_the_run():
 
 def test_ci_yml_runs_make_test():
     steps = workflow("ci.yml")["jobs"]["test"]["steps"]
-    assert any(step.get("run", "").startswith("make test") for step in steps)
+    assert any(step.get("run", "").startswith("make test ") for step in steps)
+    assert any(step.get("run", "").startswith("make test-long") for step in steps)
