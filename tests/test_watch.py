@@ -131,7 +131,14 @@ def start_watch(tmp_path, *args: str) -> subprocess.Popen:
                    if not k.startswith(("ALLCLEAR_TARGET", "ALLCLEAR_SANDBOX_", "GITHUB_STEP_SUMMARY"))}
     return subprocess.Popen([sys.executable, "-m", "allclear.cli", "watch", f"--target={target}",
                              f"--reports-dir={tmp_path / 'reports'}", *args], cwd=ROOT, env=environment,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=ctrl_c_as_at_a_terminal)
+
+
+def ctrl_c_as_at_a_terminal() -> None:
+    """Ctrl-C reaches the watch even when these tests run in a background job, whose children
+    inherit SIGINT ignored (POSIX shells do that to `cmd &`), and Python then installs no handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def read_until(process: subprocess.Popen, text: str, seen: list[str], timeout: float = 60) -> None:
