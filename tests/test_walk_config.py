@@ -82,3 +82,17 @@ def test_secrets_a_walk_names_are_the_targets_secrets():
     target = validate_target({"name": "x", "agents": [agent], "login": {"url": "https://x.test/", "steps": [tenant]}},
                              Path("x.toml"))
     assert set(target.secret_names()) == {"TENANT_KEY", "A_PW", "A_TOTP"}
+
+
+def test_the_example_target_locates_by_roles_and_names_not_by_our_sandboxs_test_ids():
+    """A real user starts from config/example.toml: it must not carry the sandbox's DOM."""
+    from allclear.config import read_target_file
+
+    example = Path(__file__).resolve().parents[1] / "config" / "example.toml"
+    text = example.read_text()
+    assert "data-testid" not in text and "[login.selectors]" not in text
+    raw = read_target_file(example)
+    locators = [action.get(verb) for step in [*raw["login"]["steps"], raw["login"]["log_out"]] for action in step["do"]
+                for verb in ("fill", "click", "expect_visible", "expect_text") if action.get(verb)]
+    locators += list(raw["chat_widget"]["selectors"].values())
+    assert locators and all(parse_chain(locator) for locator in locators)      # every one a codegen chain
