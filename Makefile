@@ -31,8 +31,8 @@ test: setup .tools/actionlint/.installed
 	$(BIN)/ruff check src tests checks benchmarks
 	$(BIN)/pytest tests -m "not long" $(ARGS)
 
-# The longest suites (marked `long`): sandbox B's fault matrix, ten healthy runs of both shapes side
-# by side. CI runs them after make test (.ci/run).
+# The longest suites (marked `long`): the fault matrix's pairs and sandbox B's rows, ten healthy runs
+# of both shapes side by side. CI runs them after make test (.ci/run).
 test-long: setup
 	$(BIN)/pytest tests -m long $(ARGS)
 

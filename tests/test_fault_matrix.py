@@ -90,8 +90,9 @@ def on_sandbox_b(faults: list[str]) -> bool:
 
 
 def matrix_params() -> list:
+    """Sandbox A's faults alone run in make test; its pairs and sandbox B's rows are `long` (CI)."""
     return [pytest.param(shape, *row, id=f"{' + '.join(row[0]) or 'healthy'}-{shape}",
-                         marks=[pytest.mark.long] if shape != "sandbox" else [])
+                         marks=[pytest.mark.long] if shape != "sandbox" or len(row[0]) > 1 else [])
             for shape in SHAPES for row in matrix_rows() if shape == "sandbox" or on_sandbox_b(row[0])]
 
 

@@ -17,7 +17,7 @@ SANDBOX_TOML = Path(__file__).resolve().parents[1] / "config" / "sandbox.toml"
 
 # Today's faults, in the order `KNOWN_FAULTS` has always listed them.
 TODAYS_FAULTS = [
-    "maintenance", "maintenance-for", "login-500", "agents-locked", "desktop-spinner",
+    "maintenance", "maintenance-for", "login-500", "agents-locked", "desktop-spinner", "desktop-slow",
     "reports-503", "reports-flaky", "reports-401", "reports-slow", "reports-silent",
     "statuspage-in-progress",
     "voice-busy", "voice-no-answer", "voice-maintenance-recording", "voice-line-busy", "twilio-auth",
