@@ -308,22 +308,23 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("--target", help="target file (default: the one the run used, as verdict.json records)")
     again.add_argument("--dry-run", action="store_true", help="write what would be sent instead of sending it")
     again.add_argument("--reports-dir", help="where the escalation state and ticket live (default: beside the verdict)")
-    go = commands.add_parser(
-        "go", help="run the Go checklist (pytest -m go) from any folder",
-        description="Runs `pytest -m go` on the project's checks, from whatever folder you are in, with the "
-                    "target written either way (--target PATH or --target=PATH, anywhere on disk). Every other "
-                    "argument goes to pytest as it is: --sandbox-fault, --escalate, a check file, -k ...",
-        epilog="Exits as the Go run does: 0 GO, 1 NO-GO, 2 INCONCLUSIVE, 4 bad input, 6 an escalation failed.")
-    go.add_argument("--target", help="target TOML file (default: $ALLCLEAR_TARGET, else the sandbox)")
-    preflight = commands.add_parser(
-        "preflight", help="take the baseline before the window: the checklist, nothing escalated",
-        description="Runs the Go checklist while the platform is still up (the evening before), proving the "
-                    "target's config, locators and credentials, and keeps what fails in reports/baseline/. The run "
-                    "after the window compares every probe with it: one failing the same way is 'already failing "
-                    "before the window', shown to ops and never escalated to the vendor. Refused while the status "
-                    "page shows a maintenance in progress or the login page is the maintenance page.",
-        epilog="Every other argument goes to pytest as it is (--sandbox-fault, --reports-dir, ...).")
-    preflight.add_argument("--target", help="target TOML file (default: $ALLCLEAR_TARGET, else the sandbox)")
+    go_like = [
+        ("go", "run the Go checklist (pytest -m go) from any folder",
+         "Runs `pytest -m go` on the project's checks, from whatever folder you are in, with the target written "
+         "either way (--target PATH or --target=PATH, anywhere on disk). Every other argument goes to pytest as it "
+         "is: --sandbox-fault, --escalate, a check file, -k ...",
+         "Exits as the Go run does: 0 GO, 1 NO-GO, 2 INCONCLUSIVE, 4 bad input, 6 an escalation failed."),
+        ("preflight", "take the baseline before the window: the checklist, nothing escalated",
+         "Runs the Go checklist while the platform is still up (the evening before), proving the target's config, "
+         "locators and credentials, and keeps what fails in reports/baseline/. The run after the window compares "
+         "every probe with it: one failing the same way is 'already failing before the window', shown to ops and "
+         "never escalated to the vendor. Refused while the status page shows a maintenance in progress or the "
+         "login page is the maintenance page.",
+         "Every other argument goes to pytest as it is (--sandbox-fault, --reports-dir, ...)."),
+    ]
+    for name, summary, description, epilog in go_like:
+        command = commands.add_parser(name, help=summary, description=description, epilog=epilog)
+        command.add_argument("--target", help="target TOML file (default: $ALLCLEAR_TARGET, else the sandbox)")
     watch = commands.add_parser(
         "watch", help="wait for the maintenance window to end, then run the Go checklist",
         description="Polls the login page and the status page until the maintenance is over, records that "
