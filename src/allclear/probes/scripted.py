@@ -28,8 +28,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from allclear.config.walks import WAITS, Action, Step
 from allclear.probes.locators import locate
-from allclear.probes.maintenance import shows_maintenance
-from allclear.probes.walk import BrowserWalk, WalkRecord, page_error
+from allclear.probes.walk import BrowserWalk, WalkRecord, page_error, title_and_maintenance
 
 ERROR_TEXT = "[role=alert]:visible"       # what a page shows as an error, when the step names none
 
@@ -70,9 +69,10 @@ class ScriptedWalk:
         walk.page.on("response", self._response)
 
     def name(self, step: Step) -> str:
-        return self.fill(step.name)
+        return self.with_values(step.name)
 
-    def fill(self, text: str) -> str:
+    def with_values(self, text: str) -> str:
+        """`text` with its {placeholders} ({url}, {agent}, {status}) filled in."""
         for key, value in self.values.items():
             text = text.replace("{" + key + "}", value)
         return text
@@ -126,7 +126,7 @@ class ScriptedWalk:
             await self._goto(page, step, action)
             return
         if action.verb == "wait_for_url":
-            pattern = self.fill(action.target)
+            pattern = self.with_values(action.target)
             url = re.compile(pattern[3:]) if pattern.startswith("re:") else pattern
             await self._waiting(page, step, action, timeout_s, page.wait_for_url(url, timeout=timeout_s * 1000),
                                 lambda: f"the URL stayed {page.url}")
@@ -157,13 +157,13 @@ class ScriptedWalk:
         elif action.verb == "press":
             await target.press(action.key, timeout=timeout)
         elif action.verb == "select":
-            await target.select_option(self.fill(action.value or ""), timeout=timeout)
+            await target.select_option(self.with_values(action.value or ""), timeout=timeout)
         elif action.verb == "check":
             await target.check(timeout=timeout)
 
     async def _wait_for(self, page: Page, step: Step, action: Action, target: Locator, timeout_s: float) -> None:
         if action.verb == "expect_text":
-            wanted = self.fill(action.value or "")
+            wanted = self.with_values(action.value or "")
             waiting = target.filter(has_text=wanted).first.wait_for(state="visible", timeout=timeout_s * 1000)
         else:
             state = "visible" if action.verb == "expect_visible" else "hidden"
@@ -221,17 +221,15 @@ class ScriptedWalk:
             raise Refused(f"HTTP {self.document[0]} {await page.title()!r}")
 
     async def _goto(self, page: Page, step: Step, action: Action) -> None:
-        url = self.fill(action.target)
+        url = self.with_values(action.target)
         started = time.monotonic()
         try:
             response = await page.goto(url, wait_until="domcontentloaded",
                                        timeout=(action.timeout_s or self.page_timeout_s) * 1000)
         except PlaywrightError as exc:
             raise StepFailed(f"{url} did not load: {page_error(exc)}") from None
-        title = await page.title()
-        body = await page.inner_text("body") if await page.locator("body").count() else ""
-        seen = PageSeen(url, response.status if response else None, title,
-                        bool(shows_maintenance(f"{title} {body}", self.maintenance_phrases)))
+        title, maintenance = await title_and_maintenance(page, self.maintenance_phrases)
+        seen = PageSeen(url, response.status if response else None, title, maintenance)
         self.on_page(seen)
         _drain(self.document_errors)         # the page opened here is judged here, not by a later wait
         if seen.maintenance:
@@ -252,7 +250,7 @@ class ScriptedWalk:
 
     def _locate(self, page: Page, step: Step, text: str) -> Locator:
         """A step's locator, on the page or in the iframe the step names."""
-        return locate(page.frame_locator(self.fill(step.frame)) if step.frame else page, self.fill(text))
+        return locate(page.frame_locator(self.with_values(step.frame)) if step.frame else page, self.with_values(text))
 
     def _typed(self, action: Action) -> str:
         if action.secret == "totp":
@@ -265,7 +263,7 @@ class ScriptedWalk:
             return self.secrets[action.secret]
         if action.secret_env:
             return self.secrets[action.secret_env]
-        return self.fill(action.value or "")
+        return self.with_values(action.value or "")
 
     async def _clear_secrets(self, page: Page, step: Step) -> None:
         """Empty every field a secret was typed into that is still there (a refused sign-in's form
@@ -293,14 +291,14 @@ class ScriptedWalk:
         if action.verb == "expect_text":
             with contextlib.suppress(PlaywrightError):
                 shown = " ".join((await target.first.inner_text(timeout=1000)).split())
-                return f"its text is {shown[:120]!r}, without {self.fill(action.value or '')!r}"
+                return f"its text is {shown[:120]!r}, without {self.with_values(action.value or '')!r}"
         visible = await target.first.is_visible()
         return f"{count} such element{'s' if count > 1 else ''}, {'not ready' if visible else 'not visible'}"
 
     async def _describe(self, page: Page, step: Step, action: Action | None, what: str, waited_s: float) -> str:
         """`click get_by_role("button", name="Log Out"): no such element after 10 s; the page showed
         'Agent desktop' at https://…/desktop (HTTP 200), error text 'Session expired'`."""
-        doing = f"{action.verb} {self.fill(action.target)}: " if action else ""
+        doing = f"{action.verb} {self.with_values(action.target)}: " if action else ""
         waited = f" after {waited_s:.3g} s" if waited_s >= 0.95 else ""
         title, url = "", page.url
         with contextlib.suppress(PlaywrightError):
@@ -311,7 +309,7 @@ class ScriptedWalk:
         return f"{doing}{what}{waited}{shown}"
 
     async def _error_text(self, page: Page, step: Step) -> str:
-        for text in filter(None, [step.refused and self.fill(step.refused), ERROR_TEXT]):
+        for text in filter(None, [step.refused and self.with_values(step.refused), ERROR_TEXT]):
             with contextlib.suppress(PlaywrightError):
                 shown = locate(page, text).first
                 if await shown.is_visible():

@@ -59,7 +59,8 @@ def page_error(error: PlaywrightError) -> str:
 async def title_and_maintenance(page: Page, phrases: list[str]) -> tuple[str, bool]:
     """The page's title, and whether it (title or text) is the maintenance page."""
     title = await page.title()
-    return title, bool(shows_maintenance(f"{title} {await page.inner_text('body')}", phrases))
+    body = await page.inner_text("body") if await page.locator("body").count() else ""   # a page may have none
+    return title, bool(shows_maintenance(f"{title} {body}", phrases))
 
 
 async def appears(element: Locator, within_s: float | None = None) -> bool:
