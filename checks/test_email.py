@@ -19,7 +19,7 @@ def round_trip(target, secrets, email_window):
     email = target.email
     if email is None or not email.enabled:
         pytest.skip("the email item is switched off in the target")
-    mailbox = ProbeMailbox(email, secrets[email.smtp_password_env], secrets[email.imap_password_env])
+    mailbox = ProbeMailbox(email, secrets)
     with mailbox.steps(f"Wait until the window end + {email.delay_after_window_min:g} min (the vendor's rule)"):
         due = email_window.wait(email.delay_after_window_min)
     sent = mailbox.send()

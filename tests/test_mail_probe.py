@@ -18,12 +18,12 @@ def sandbox():
         running.settings = template.email.model_copy(update={
             "smtp_port": running.mail.smtp_port, "imap_port": running.mail.imap_port, "reply_deadline_s": 5.0,
             "poll_interval_s": 0.5})
-        running.password = environ[template.email.smtp_password_env]
+        running.secrets = environ
         yield running
 
 
 def test_reply_matched_by_token_and_cleaned_up(sandbox):
-    mailbox = ProbeMailbox(sandbox.settings, sandbox.password, sandbox.password)
+    mailbox = ProbeMailbox(sandbox.settings, sandbox.secrets)
     seen = mailbox.await_reply(mailbox.send())
     assert seen.reply_found and seen.matched_by == "In-Reply-To" and seen.waited_with == "IDLE"
     assert seen.reply_subject.startswith("Re: allclear post-maintenance email check allclear-")
@@ -33,7 +33,7 @@ def test_reply_matched_by_token_and_cleaned_up(sandbox):
 def test_reply_with_a_rewritten_subject_is_matched_by_in_reply_to(sandbox):
     sandbox.mail.reply_subject = "Your request #1234 has been received"
     try:
-        mailbox = ProbeMailbox(sandbox.settings, sandbox.password, sandbox.password)
+        mailbox = ProbeMailbox(sandbox.settings, sandbox.secrets)
         seen = mailbox.await_reply(mailbox.send())
     finally:
         sandbox.mail.reply_subject = ""
@@ -54,7 +54,7 @@ def test_a_broken_idle_session_reconnects_and_polls(sandbox, monkeypatch):
     monkeypatch.setattr(ProbeMailbox, "_wait", wait_breaking_once)
     monkeypatch.setattr(sandbox.mail.faults, "active", lambda name: name == "mail-slow")
     monkeypatch.setattr(sandbox.mail.faults, "arg", lambda name, default=0: 1.0 if name == "mail-slow" else default)
-    mailbox = ProbeMailbox(sandbox.settings, sandbox.password, sandbox.password)
+    mailbox = ProbeMailbox(sandbox.settings, sandbox.secrets)
     seen = mailbox.await_reply(mailbox.send())
     assert broken and seen.reply_found and seen.waited_with.startswith("polling")
     assert "reconnected, polling" in seen.notes[0]

@@ -15,13 +15,14 @@ from allclear.sandbox.parts import PartConflict, discover, lineup
 
 SANDBOX_TOML = Path(__file__).resolve().parents[1] / "config" / "sandbox.toml"
 
-# Today's faults, in the order `KNOWN_FAULTS` has always listed them.
+# Today's faults, in the order `KNOWN_FAULTS` lists them (a new part's go where its ORDER puts them).
 TODAYS_FAULTS = [
     "maintenance", "maintenance-for", "login-500", "agents-locked", "desktop-spinner", "desktop-slow",
     "reports-503", "reports-flaky", "reports-401", "reports-slow", "reports-silent",
     "statuspage-in-progress",
     "voice-busy", "voice-no-answer", "voice-maintenance-recording", "voice-line-busy", "twilio-auth",
-    "mail-blackhole", "mail-slow", "smtp-down", "smtp-silent", "imap-auth",
+    "oauth-refused", "oauth-expired", "mail-token-refused",
+    "mail-blackhole", "mail-slow", "smtp-down", "smtp-silent", "smtp-no-auth", "imap-auth",
     "dns-mx-wrong", "dns-nxdomain",
     "chat-throttled", "chat-search-off", "chat-script-404", "chat-quick-actions-fail",
     "helpcenter-maintenance", "helpcenter-hangs", "helpcenter-search-broken",

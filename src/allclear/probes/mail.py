@@ -3,6 +3,8 @@ IMAP (imapclient; IDLE where the server offers it, polling otherwise), then clea
 
 The probe mailbox is ours: if its SMTP or IMAP server refuses us, that is a ProbeError (the item is
 inconclusive), never a failure of the platform. A reply that does not come is the platform's.
+Each server logs in its own way (`smtp_auth`, `imap_auth`): not at all (a relay), with a password
+(only to a server that offers AUTH), or with an OAuth2 access token over XOAUTH2 (probes/oauth2.py).
 """
 
 from __future__ import annotations
@@ -14,17 +16,19 @@ import socket
 import ssl
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+import httpx
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from allclear.items.email import EmailCheck
 from allclear.probes.errors import ProbeError, one_line
+from allclear.probes.oauth2 import AccessToken, MailboxTokens, xoauth2
 from allclear.probes.steps import StepLog
 
 
@@ -89,10 +93,15 @@ def _imap_trouble(error: BaseException) -> str:
 
 
 class ProbeMailbox:
-    def __init__(self, settings: EmailCheck, smtp_password: str, imap_password: str,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+    """The probe mailbox: `secrets` holds the values of the `*_env` names its settings use."""
+
+    def __init__(self, settings: EmailCheck, secrets: Mapping[str, str],
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 token_transport: httpx.BaseTransport | None = None):
         self.settings, self.clock = settings, clock
-        self._smtp_password, self._imap_password = smtp_password, imap_password
+        self._secrets = secrets
+        self._tokens = MailboxTokens(settings.oauth2, secrets, settings.imap_user, token_transport) \
+            if settings.oauth2 else None
         self.steps = StepLog()        # the probe's steps, sending included; its ReplyObservation keeps them
 
     def send(self) -> SentProbe:
@@ -115,15 +124,59 @@ class ProbeMailbox:
             with smtp_class(s.smtp_host, s.smtp_port, timeout=s.connect_timeout_s, **extra) as smtp:
                 if s.smtp_security == "starttls":
                     smtp.starttls(context=_context(s.smtp_host))
-                smtp.login(s.smtp_user, self._smtp_password)
+                self._smtp_log_in(smtp)
                 smtp.send_message(message)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise ProbeMailboxError(f"the probe mailbox's SMTP server refused its login ({exc.smtp_code})") from None
+        except smtplib.SMTPSenderRefused as exc:
+            if s.smtp_auth == "none" and exc.smtp_code == 530:
+                raise ProbeMailboxError(f"the SMTP server {s.smtp_host}:{s.smtp_port} wants a login "
+                                        f"({_smtp_trouble(exc, 0)}): set smtp_auth to \"password\" or "
+                                        "\"oauth2\"") from None
+            raise ProbeMailboxError(f"could not send through the probe mailbox's SMTP server {s.smtp_host}:"
+                                    f"{s.smtp_port}: {_smtp_trouble(exc, s.connect_timeout_s)}") from None
         except (OSError, smtplib.SMTPException) as exc:
             raise ProbeMailboxError(f"could not send through the probe mailbox's SMTP server {s.smtp_host}:"
                                     f"{s.smtp_port}: {_smtp_trouble(exc, s.connect_timeout_s)}") from None
         return SentProbe(token=token, message_id=message["Message-ID"], subject=message["Subject"],
                          sender=s.probe_address, recipient=s.support_address, sent_at=self.clock())
+
+    def _smtp_log_in(self, smtp: smtplib.SMTP) -> None:
+        """Log in as configured; a password only ever goes to a server that offers AUTH."""
+        s = self.settings
+        if s.smtp_auth == "none":
+            return
+        smtp.ehlo_or_helo_if_needed()
+        if not smtp.has_extn("auth"):
+            raise ProbeMailboxError(
+                f"the SMTP server {s.smtp_host}:{s.smtp_port} offers no login (no AUTH in its EHLO), so the "
+                f"probe's {'password' if s.smtp_auth == 'password' else 'token'} was not sent: for a relay that "
+                "takes mail without a login, set smtp_auth = \"none\"")
+        if s.smtp_auth == "password":
+            try:
+                smtp.login(s.smtp_login, self._secrets[s.smtp_password_env or ""])
+            except smtplib.SMTPAuthenticationError as exc:
+                raise ProbeMailboxError(f"the probe mailbox's SMTP server refused its login ({exc.smtp_code})") \
+                    from None
+            return
+        token = self._token()
+        said: list[bytes] = []
+
+        def answer(challenge: bytes | None = None) -> str:
+            if challenge:               # the provider's error, as a challenge; the client answers empty
+                said.append(challenge)
+                return ""
+            return xoauth2(s.smtp_login, token)
+
+        try:
+            smtp.auth("XOAUTH2", answer, initial_response_ok=True)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise ProbeMailboxError(_token_refused("SMTP", s.smtp_host, _smtp_trouble(exc, 0), said, token)) from None
+
+    def _token(self) -> AccessToken:
+        assert self._tokens is not None
+        if self._tokens.holds_one:
+            return self._tokens.token()
+        with self.steps(f"Get the probe mailbox's OAuth2 token ({self._tokens.settings.flow.replace('_', ' ')})"):
+            return self._tokens.token()
 
     def await_reply(self, sent: SentProbe) -> ReplyObservation:
         """Watch the probe mailbox until the reply comes or the deadline passes.
@@ -184,10 +237,24 @@ class ProbeMailbox:
                                          ssl_context=_context(s.imap_host), timeout=s.connect_timeout_s)
             if s.imap_security == "starttls":
                 imap.starttls(_context(s.imap_host))
-            imap.login(s.imap_user, self._imap_password)
+        except (OSError, IMAPClientError, imaplib.IMAP4.error) as exc:
+            raise ProbeMailboxError(f"could not reach the probe mailbox over IMAP {s.imap_host}:{s.imap_port}: "
+                                    f"{_imap_trouble(exc)}") from None
+        token = self._token() if s.imap_auth == "oauth2" else None
+        try:
+            if token is not None:
+                imap.oauth2_login(s.imap_user, token.value)
+            else:
+                imap.login(s.imap_user, self._secrets[s.imap_password_env or ""])
         except LoginError as exc:
+            with contextlib.suppress(OSError):
+                imap.shutdown()
+            if token is not None:
+                raise ProbeMailboxError(_token_refused("IMAP", s.imap_host, one_line(exc), [], token)) from None
             raise ProbeMailboxError(f"the probe mailbox's IMAP server refused its login: {exc}") from None
         except (OSError, IMAPClientError, imaplib.IMAP4.error) as exc:
+            with contextlib.suppress(OSError):
+                imap.shutdown()
             raise ProbeMailboxError(f"could not reach the probe mailbox over IMAP {s.imap_host}:{s.imap_port}: "
                                     f"{_imap_trouble(exc)}") from None
         try:
@@ -233,6 +300,16 @@ class ProbeMailbox:
                 imap.expunge()
             return len(uids)
         return 0
+
+
+def _token_refused(protocol: str, host: str, answer: str, challenges: list[bytes], token: AccessToken) -> str:
+    """A mail server's refusal of our token says little: add what the provider's challenge and the
+    token itself tell (audience, permissions, expiry), never the token."""
+    words = [f"the probe mailbox's {protocol} server {host} refused its OAuth2 token ({answer})"]
+    for challenge in challenges:
+        words.append(f"it said {challenge.decode('utf-8', 'replace').strip()}")
+    words.append(f"the token: {token.described()}")
+    return "; ".join(words)
 
 
 def _probe_uids(imap: imapclient.IMAPClient, sent: SentProbe) -> list[int]:

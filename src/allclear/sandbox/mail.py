@@ -6,15 +6,21 @@ submission server (AUTH with the probe's login) and the support address's MX; an
 answers each message to the support address after a short delay, as the platform's ticketing does,
 and drops the answer into the probe's INBOX on the IMAP server (pymap, see mail_imap.py).
 
-Faults are read live: `smtp-down` and `smtp-silent` per connection, `mail-blackhole` and `mail-slow` per message,
-`imap-auth` per login.
+The servers log in the probe mailbox as the target's `[email]` says: SMTP with AUTH PLAIN/LOGIN, or as
+a relay that offers no AUTH at all (`smtp_auth = "none"`, or the fault `smtp-no-auth`); both servers
+take XOAUTH2 with a token from the sandbox's mailbox provider (mail_tokens.py).
+
+Faults are read live: `smtp-down`, `smtp-silent` and `smtp-no-auth` per connection, `mail-blackhole` and
+`mail-slow` per message, `imap-auth` per login.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import email
 import email.policy
+import json
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -29,6 +35,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from allclear.sandbox.faults import Switchboard
 from allclear.sandbox.mail_imap import ImapServer
+from allclear.sandbox.mail_tokens import PROVIDER, MailboxProvider
 from allclear.sandbox.parts import FaultKinds, PartSetup
 
 FAULTS: FaultKinds = {
@@ -36,6 +43,7 @@ FAULTS: FaultKinds = {
     "mail-slow": (float, "the support mailbox replies after SECONDS"),
     "smtp-down": (None, "the SMTP server refuses connections"),
     "smtp-silent": (None, "the SMTP server accepts connections and never says a word"),
+    "smtp-no-auth": (None, "the SMTP server is a relay that offers no login (AUTH) and takes mail from inside"),
     "imap-auth": (None, "the IMAP server refuses the probe mailbox's login"),
 }
 ORDER = 50
@@ -81,8 +89,11 @@ class MailSandbox:
     """
 
     def __init__(self, faults: Switchboard, probe_user: str, probe_password: str, probe_address: str,
-                 support_address: str, *, imap_user: str | None = None, imap_password: str | None = None):
+                 support_address: str, *, imap_user: str | None = None, imap_password: str | None = None,
+                 relay: bool = False, provider: MailboxProvider | None = None):
         self.faults = faults
+        self.relay = relay               # no AUTH offered; mail taken from anyone on loopback, as a company relay
+        self.provider = provider
         self.probe_user = probe_user
         self.probe_password = probe_password
         self.probe_address = probe_address
@@ -91,7 +102,7 @@ class MailSandbox:
         self.imap_port = 0
         self._domain = support_address.rpartition("@")[2] or "sandbox.localhost"
         self._imap = ImapServer(faults, imap_user or probe_user,
-                                imap_password if imap_password is not None else probe_password)
+                                imap_password if imap_password is not None else probe_password, provider)
         self._smtp_server: asyncio.Server | None = None
         self._smtp_sessions: set[SMTP] = set()
         self._replies: set[asyncio.Task[None]] = set()
@@ -128,9 +139,13 @@ class MailSandbox:
             return _ServiceUnavailable()
         if self.faults.active("smtp-silent"):
             return _Silent()
+        relay = self.relay or self.faults.active("smtp-no-auth")
+        # A relay offers no AUTH: aiosmtpd leaves AUTH out of EHLO when it requires TLS and has none.
         session = _SmtpSession(self, hostname=f"mx.{self._domain}", ident="Sandbox ESMTP",
-                               authenticator=self._authenticate, auth_require_tls=False,
+                               authenticator=self._authenticate, auth_require_tls=relay,
+                               auth_exclude_mechanism=[] if self.provider else ["XOAUTH2"],
                                loop=asyncio.get_running_loop())
+        session.relay = relay
         self._smtp_sessions.add(session)
         return session
 
@@ -143,11 +158,32 @@ class MailSandbox:
         # handled=False: aiosmtpd's default (True) means "the 535 was sent already" and leaves the client hanging.
         return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        """XOAUTH2 as Google documents it: on a bad token, a 334 challenge carrying the error as JSON,
+        the client's empty answer, then 535 (Microsoft's words)."""
+        if len(args) > 1:
+            response: bytes | object = base64.b64decode(args[1] + "=" * (-len(args[1]) % 4))
+        else:
+            response = await server.challenge_auth("")
+        if not isinstance(response, bytes):
+            return AuthResult(success=False, handled=True)
+        user, _, rest = response.decode("utf-8", "replace").partition("\x01auth=Bearer ")
+        token = rest.split("\x01")[0]
+        user = user.removeprefix("user=")
+        refusal = self.provider.refusal(user, token, "SMTP") if self.provider else "no tokens here"
+        if refusal is None:
+            return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
+        await server.challenge_auth(json.dumps({"status": "401", "schemes": "bearer",
+                                                "scope": "https://outlook.office365.com/.default"}))
+        return AuthResult(success=False, handled=False,
+                          message=f"535 5.7.3 Authentication unsuccessful [{refusal}]")
+
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           mail_options: list[str]) -> str:
         # A submission server: only the probe mailbox, logged in, may send (checked here rather than
-        # with aiosmtpd's auth_required, which warns on every connection without TLS).
-        if not session.authenticated:
+        # with aiosmtpd's auth_required, which warns on every connection without TLS). A relay takes
+        # mail from inside the network without a login.
+        if not session.authenticated and not getattr(server, "relay", False):  # noqa: B009 - an SMTP here is a _SmtpSession
             return "530 5.7.0 Authentication required"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
@@ -210,9 +246,12 @@ class MailSandbox:
 class _SmtpSession(SMTP):
     """aiosmtpd's protocol for one connection; the MailSandbox itself is the handler with the hooks."""
 
+    relay = False        # this connection is to a relay: no AUTH offered, mail taken without a login
+
     def __init__(self, sandbox: MailSandbox, **kwargs: Any):
         super().__init__(sandbox, **kwargs)
         self._sandbox = sandbox
+        self.command_size_limits["AUTH"] = 12288     # RFC 4954 section 4: an XOAUTH2 line carries a whole token
 
     def _create_session(self) -> Session:
         return _QuietSession(self.loop)
@@ -244,9 +283,12 @@ def setup(app: web.Application, sandbox: PartSetup) -> None:
         return
 
     async def serving(app: web.Application) -> AsyncIterator[None]:
-        app[MAIL] = mail = MailSandbox(sandbox.faults, email.smtp_user, sandbox.secret(email.smtp_password_env),
+        smtp_password = sandbox.secret(email.smtp_password_env) if email.smtp_password_env else ""
+        imap_password = sandbox.secret(email.imap_password_env) if email.imap_password_env else ""
+        app[MAIL] = mail = MailSandbox(sandbox.faults, email.smtp_login, smtp_password or secrets.token_urlsafe(18),
                                        email.probe_address, email.support_address, imap_user=email.imap_user,
-                                       imap_password=sandbox.secret(email.imap_password_env))
+                                       imap_password=imap_password or secrets.token_urlsafe(18),
+                                       relay=email.smtp_auth == "none", provider=app.get(PROVIDER))
         await mail.start()
         yield
         await mail.stop()

@@ -10,6 +10,7 @@ client in IDLE hears `* N EXISTS` at once, as from a real mail store.
 from __future__ import annotations
 
 import asyncio
+import json
 from argparse import Namespace
 from datetime import datetime, timezone
 from typing import Any
@@ -24,18 +25,59 @@ from pymap.exceptions import InvalidAuth
 from pymap.imap import IMAPServer
 from pymap.parsing.message import AppendMessage
 from pymap.user import UserMetadata
+from pysasl import SASLAuth
+from pysasl.creds.external import ExternalCredentials, ExternalVerificationRequired
 from pysasl.creds.server import ServerCredentials
 from pysasl.hashing import Cleartext
+from pysasl.mechanism import ServerChallenge
+from pysasl.mechanism.login import LoginMechanism
+from pysasl.mechanism.oauth import OAuth2Mechanism
+from pysasl.mechanism.plain import PlainMechanism
 
 from allclear.sandbox.faults import Switchboard
+from allclear.sandbox.mail_tokens import MailboxProvider
 
 
 class _SandboxConfig(Config):
+    provider: MailboxProvider | None = None
+
     @property
     def greeting(self) -> bytes:
         # pymap's own greeting calls socket.getfqdn() on every connection: a DNS lookup that can
         # stall for seconds on a machine without a resolver.
         return b"Sandbox IMAP ready"
+
+    @property
+    def tls_auth(self) -> SASLAuth:
+        mechanisms: list = [PlainMechanism(), LoginMechanism()]
+        if self.provider is not None:
+            mechanisms.append(_XOAuth2(self.provider))
+        return SASLAuth(mechanisms)
+
+
+class _XOAuth2(OAuth2Mechanism):
+    """XOAUTH2 as Google documents it: a bad token gets a continuation carrying the error as JSON; the
+    client answers empty and the command fails (`NO [AUTHENTICATIONFAILED]`)."""
+
+    def __init__(self, provider: MailboxProvider):
+        super().__init__()
+        self._provider = provider
+
+    def server_attempt(self, responses):
+        creds, final = super().server_attempt(responses[:1])
+        if len(responses) == 1 and self._provider.refusal(creds.authzid, bearer(creds), "IMAP") is not None:
+            raise ServerChallenge(json.dumps({"status": "401", "schemes": "bearer",
+                                              "scope": "https://outlook.office365.com/.default"}).encode())
+        return creds, final
+
+
+def bearer(credentials: ExternalCredentials) -> str:
+    """The token an XOAUTH2 login carried (pysasl hands it over only by the exception it raises)."""
+    try:
+        credentials.verify(None)
+    except ExternalVerificationRequired as exc:
+        return exc.token or ""
+    return ""
 
 
 class _SandboxLogin(Login):
@@ -47,6 +89,11 @@ class _SandboxLogin(Login):
         self._probe_user = probe_user
 
     async def authenticate(self, credentials: ServerCredentials) -> Identity:
+        if isinstance(credentials, ExternalCredentials):        # XOAUTH2: the token decides
+            provider = self.config.provider
+            if provider is None or provider.refusal(credentials.authzid, bearer(credentials), "IMAP"):
+                raise InvalidAuth()
+            return Identity(self._probe_user, self, None, set())
         if self._faults.active("imap-auth") and credentials.authcid == self._probe_user:
             raise InvalidAuth()  # NO [AUTHENTICATIONFAILED], what clients see for a wrong password
         return await super().authenticate(credentials)
@@ -55,8 +102,9 @@ class _SandboxLogin(Login):
 class ImapServer:
     """One mailbox (the probe's) served over plain IMAP on loopback, with IDLE."""
 
-    def __init__(self, faults: Switchboard, user: str, password: str):
+    def __init__(self, faults: Switchboard, user: str, password: str, provider: MailboxProvider | None = None):
         self._faults = faults
+        self._provider = provider
         self._user = user
         self._password = password
         self._inbox_set: MailboxSet | None = None
@@ -76,6 +124,7 @@ class ImapServer:
             cpu_subsystem=Subsystem.for_asyncio(),  # no thread pool of pymap's own
             invalid_user_sleep=0.1,
         )
+        config.provider = self._provider
         login = _SandboxLogin(config, self._faults, self._user)
         login.users_dict[self._user] = UserMetadata(config, self._user, password=self._password)
         # pymap makes a user's mailboxes at their first login; made now, mail can arrive before that.
