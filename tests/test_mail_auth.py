@@ -3,7 +3,9 @@ an OAuth2 token (XOAUTH2) from Microsoft's or Google's token endpoint, all again
 
 from __future__ import annotations
 
+import re
 import smtplib
+import tomllib
 from contextlib import contextmanager
 
 import pytest
@@ -17,7 +19,7 @@ from allclear.probes.mail import ProbeMailbox, ProbeMailboxError
 from allclear.probes.oauth2 import TokenRefused
 from allclear.sandbox import Sandbox
 from allclear.sandbox.mail_tokens import PROVIDER
-from tests.conftest import SANDBOX_TOML
+from tests.conftest import ROOT, SANDBOX_TOML
 
 MAILBOX = "probe@sandbox.allclear.test"
 MICROSOFT = {"flow": "client_credentials", "token_url": "{sandbox}/_mailbox-provider/sandbox-tenant/oauth2/v2.0/token",
@@ -158,3 +160,29 @@ def test_the_config_says_what_an_auth_mode_needs(changes, words):
     template = read_sandbox_template(SANDBOX_TOML)
     with pytest.raises(ValidationError, match=words.replace("[", r"\[").replace("(", r"\(")):
         EmailCheck.model_validate({**template.email.model_dump(), **changes})
+
+
+def example_oauth2_tables() -> list[str]:
+    """The commented `[email.oauth2]` tables of config/example.toml, as a user would uncomment them."""
+    lines = (ROOT / "config" / "example.toml").read_text(encoding="utf-8").splitlines()
+    tables, current = [], None
+    for line in lines:
+        if line == "# [email.oauth2]":
+            current = []
+            tables.append(current)
+        elif current is not None and re.match(r"# [a-z_]+ = ", line):
+            current.append(line[2:])
+        else:
+            current = None
+    return ["\n".join(table) for table in tables]
+
+
+def test_every_mailbox_example_in_the_example_target_is_a_valid_table():
+    tables = example_oauth2_tables()
+    assert len(tables) == 3
+    template = read_sandbox_template(SANDBOX_TOML)
+    flows = []
+    for table in tables:
+        email = EmailCheck.model_validate({**template.email.model_dump(), **OAUTH, "oauth2": tomllib.loads(table)})
+        flows.append(email.oauth2.flow)
+    assert sorted(flows) == ["client_credentials", "google_service_account", "refresh_token"]
