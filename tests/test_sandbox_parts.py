@@ -19,6 +19,7 @@ SANDBOX_TOML = Path(__file__).resolve().parents[1] / "config" / "sandbox.toml"
 TODAYS_FAULTS = [
     "maintenance", "maintenance-for", "login-500", "agents-locked", "desktop-spinner", "desktop-slow",
     "reports-503", "reports-flaky", "reports-401", "reports-slow", "reports-silent",
+    "email-no-conversation", "conversation-slow", "api-429",
     "statuspage-in-progress",
     "voice-busy", "voice-no-answer", "voice-maintenance-recording", "voice-line-busy", "twilio-auth",
     "oauth-refused", "oauth-expired", "mail-token-refused",

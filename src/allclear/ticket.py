@@ -19,7 +19,8 @@ from allclear.verdict import RunVerdict
 
 GRADE_NAMES = {"P1": "system outage", "P2": "major impairment", "P3": "minor loss", "P4": "no loss"}
 
-IDENTIFIER_FACTS = {"call_sid": "call SID", "message_id": "Message-ID", "request_id": "request id"}
+IDENTIFIER_FACTS = {"call_sid": "call SID", "message_id": "Message-ID", "conversation_id": "conversation id",
+                    "request_id": "request id"}
 
 
 @dataclass

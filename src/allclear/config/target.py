@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, create_model, field_validator
+from pydantic import Field, create_model, field_validator, model_validator
 
 from allclear.config.fields import EnvName, Grade, Seconds, Section, TimeZone
 from allclear.config.secrets import secret_names
@@ -104,6 +104,14 @@ class TargetBase(Section):
         if value is not None and value.tzinfo is None:
             raise ValueError("needs a UTC offset, e.g. 2026-11-23T23:00:00-08:00")
         return value
+
+    @model_validator(mode="after")
+    def _email_conversation_has_an_api(self) -> TargetBase:
+        email, api = getattr(self, "email", None), getattr(self, "reporting_api", None)
+        if email is not None and email.enabled and email.wants_conversation and not (api and api.enabled):
+            raise ValueError(f"email: require = \"{email.require}\" looks the email up in the platform over the "
+                             "reporting API's credentials: add [reporting_api] (or require = \"reply\")")
+        return self
 
     def secret_names(self) -> list[str]:
         """The environment variables this target's secrets are read from."""

@@ -76,6 +76,13 @@ class EmailCheck(Section):
     poll_interval_s: Seconds = 10.0
     connect_timeout_s: Seconds = 20.0
     cleanup: bool = True
+    # The email seen inside the platform, over the reporting API's credentials ([reporting_api]).
+    require: Literal["reply", "conversation", "both"] = "reply"
+    find_conversation: bool = True      # look it up whenever [reporting_api] is there, required or not
+    conversation_poll_s: Seconds = 5.0
+    conversation_note: str = "allclear post-maintenance check: an automated test email, no action needed."
+    conversation_topic_ids: list[str] = []
+    close_conversation: bool = True
 
     @model_validator(mode="after")
     def _each_server_can_log_in(self) -> EmailCheck:
@@ -92,7 +99,17 @@ class EmailCheck(Section):
                 raise ValueError(f"{server}_auth = \"oauth2\" needs an [email.oauth2] table")
         if self.oauth2 is not None and "oauth2" not in (self.smtp_auth, self.imap_auth):
             raise ValueError("[email.oauth2] is set but neither smtp_auth nor imap_auth is \"oauth2\"")
+        if self.require != "reply" and not self.find_conversation:
+            raise ValueError(f"require = \"{self.require}\" needs find_conversation = true")
         return self
+
+    @property
+    def wants_reply(self) -> bool:
+        return self.require in ("reply", "both")
+
+    @property
+    def wants_conversation(self) -> bool:
+        return self.require in ("conversation", "both")
 
     @property
     def smtp_login(self) -> str:
@@ -100,12 +117,22 @@ class EmailCheck(Section):
 
 
 def _reproduce(email: EmailCheck, probes: str) -> list[str]:
-    return [f"Send an email from {email.probe_address} to {email.support_address}.",
-            f"Wait up to {email.reply_deadline_s / 60:g} minutes for the platform's reply."]
+    steps = [f"Send an email from {email.probe_address} to {email.support_address}."]
+    if email.wants_reply:
+        steps.append(f"Wait up to {_duration(email.reply_deadline_s)} for the platform's reply.")
+    if email.wants_conversation:
+        steps.append(f"Look for the conversation of customer {email.probe_address} holding the email's token "
+                     "(GET /customer-profiles?email=, /customers/{id}/conversations, /conversations/{id}/items).")
+    return steps
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:g} seconds" if seconds < 120 else f"{seconds / 60:g} minutes"
 
 
 ITEM = GoItem(
     key="email", title="An email to the support address gets a reply", order=5, name="Email round trip",
     probe=("test email", "test emails"), settings=EmailCheck, core=True, waits=True,
-    interactions="emails: {failed} of {run} test emails got no reply", reproduce=_reproduce,
+    interactions="emails: {failed} of {run} test emails not taken in (no reply, or no conversation in the platform)",
+    reproduce=_reproduce,
 )

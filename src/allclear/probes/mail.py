@@ -14,6 +14,7 @@ import imaplib
 import smtplib
 import socket
 import ssl
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -57,6 +58,7 @@ class ReplyObservation:
     reply_message_id: str = ""
     matched_by: str = ""
     waited_with: str = ""          # IDLE or polling
+    stopped: bool = False          # the wait was ended early: the reply was not required
     checks: int = 0
     cleaned_up: int = 0
     problem: str = ""
@@ -178,25 +180,26 @@ class ProbeMailbox:
         with self.steps(f"Get the probe mailbox's OAuth2 token ({self._tokens.settings.flow.replace('_', ' ')})"):
             return self._tokens.token()
 
-    def await_reply(self, sent: SentProbe) -> ReplyObservation:
-        """Watch the probe mailbox until the reply comes or the deadline passes.
+    def await_reply(self, sent: SentProbe, stop: threading.Event | None = None) -> ReplyObservation:
+        """Watch the probe mailbox until the reply comes, the deadline passes or `stop` is set (the
+        reply is not required and the platform showed the email arrived).
 
         An IMAP session that breaks while waiting (a server's IDLE quirk, a dropped connection) is
         opened again, polling from then on; the probe mailbox refusing us outright is a ProbeError.
         """
         seen = ReplyObservation(sent=sent, steps=self.steps)
         with self.steps(f"A reply from {sent.recipient} arrives in the probe mailbox (IMAP)") as step:
-            self._await(seen)
-            if seen.problem:
+            self._await(seen, stop)
+            if seen.problem and not seen.stopped:
                 step.fail(seen.problem)
         return seen
 
-    def _await(self, seen: ReplyObservation) -> None:
+    def _await(self, seen: ReplyObservation, stop: threading.Event | None) -> None:
         deadline = time.monotonic() + self.settings.reply_deadline_s
         use_idle = True
         for attempt in range(3):
             try:
-                self._watch(seen, deadline, use_idle)
+                self._watch(seen, deadline, use_idle, stop)
                 return
             except (imaplib.IMAP4.abort, IMAPClientError, OSError) as exc:
                 if attempt == 2:
@@ -204,7 +207,7 @@ class ProbeMailbox:
                 seen.notes.append(f"IMAP session broke while waiting ({exc}); reconnected, polling")
                 use_idle = False
 
-    def _watch(self, seen: ReplyObservation, deadline: float, use_idle: bool) -> None:
+    def _watch(self, seen: ReplyObservation, deadline: float, use_idle: bool, stop: threading.Event | None) -> None:
         s, sent = self.settings, seen.sent
         with self._imap() as imap:
             imap.select_folder(s.imap_folder)
@@ -221,6 +224,10 @@ class ProbeMailbox:
                     seen.reply_message_id, seen.matched_by = message_id, matched_by
                     break
                 remaining = deadline - time.monotonic()
+                if stop is not None and stop.is_set():
+                    seen.problem = f"no reply yet after {seen.checks} check(s); stopped: not required"
+                    seen.stopped = True
+                    break
                 if remaining <= 0:
                     seen.problem = (f"no reply within {s.reply_deadline_s:g} s to {sent.message_id} sent "
                                     f"{sent.sent_at:%H:%M:%S %Z} from {sent.sender} to {sent.recipient}")

@@ -106,11 +106,11 @@ class ReportingApi:
                 f"{method} {seen.url}: HTTP {response.status_code}: the API user's credentials were rejected "
                 "(check the user and its token; reports need an administrator API user)")
         if response.status_code >= 400:
-            seen.problem = f"HTTP {response.status_code}: {_error_detail(response)}"
+            seen.problem = f"HTTP {response.status_code}: {error_detail(response)}"
         return response
 
 
-def _error_detail(response: httpx.Response) -> str:
+def error_detail(response: httpx.Response) -> str:
     if "html" in response.headers.get("content-type", ""):
         title = re.search(r"<title>(.*?)</title>", response.text, re.S | re.I)
         return f"an HTML page titled {title.group(1).strip()!r}" if title else "an HTML page"

@@ -23,7 +23,7 @@ import email.policy
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import EmailMessage
@@ -33,6 +33,7 @@ from typing import Any
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from allclear.sandbox.conversations import CONVERSATIONS, record_inbound_email
 from allclear.sandbox.faults import Switchboard
 from allclear.sandbox.mail_imap import ImapServer
 from allclear.sandbox.mail_tokens import PROVIDER, MailboxProvider
@@ -108,6 +109,7 @@ class MailSandbox:
         self._replies: set[asyncio.Task[None]] = set()
         self._received: list[ReceivedMail] = []
         self.reply_subject = ""   # when set, replies use it instead of "Re: <subject>", as some helpdesks do
+        self.on_support_mail: Callable[[ReceivedMail], None] | None = None   # the platform takes it in
 
     async def start(self) -> None:
         self.imap_port = await self._imap.start()
@@ -206,6 +208,8 @@ class MailSandbox:
         recipients = {rcpt.lower() for rcpt in envelope.rcpt_tos}
         if self.probe_address.lower() in recipients:
             await self._imap.deliver(_crlf_bytes(message))
+        if self.support_address.lower() in recipients and self.on_support_mail is not None:
+            self.on_support_mail(mail)
         if self.support_address.lower() in recipients and not self.faults.active("mail-blackhole"):
             delay = float(self.faults.arg("mail-slow", REPLY_DELAY)) if self.faults.active("mail-slow") \
                 else REPLY_DELAY
@@ -289,6 +293,10 @@ def setup(app: web.Application, sandbox: PartSetup) -> None:
                                        email.probe_address, email.support_address, imap_user=email.imap_user,
                                        imap_password=imap_password or secrets.token_urlsafe(18),
                                        relay=email.smtp_auth == "none", provider=app.get(PROVIDER))
+        if CONVERSATIONS in app:
+            mail.on_support_mail = lambda received: record_inbound_email(
+                app, received.mail_from, email.support_address, str(received.message.get("Subject", "")),
+                _text_of(received.message), str(received.message.get("Message-ID", "")))
         await mail.start()
         yield
         await mail.stop()
@@ -299,6 +307,11 @@ def setup(app: web.Application, sandbox: PartSetup) -> None:
 def addresses(app: web.Application) -> dict[str, str | int]:
     mail = app.get(MAIL)
     return {"sandbox_smtp_port": mail.smtp_port if mail else 0, "sandbox_imap_port": mail.imap_port if mail else 0}
+
+
+def _text_of(message: EmailMessage) -> str:
+    body = message.get_body(preferencelist=("plain", "html"))
+    return body.get_content() if body is not None else ""
 
 
 def _crlf_bytes(message: EmailMessage) -> bytes:
