@@ -36,23 +36,28 @@ def test_email_round_trips(round_trip, target, attach_observation, record_fact, 
     if due:
         record_moment(f"email due (window end + {email.delay_after_window_min:g} min)", due)
     record_moment(f"email sent to {email.support_address}", sent.sent_at)
-    seen = attach_observation(signals.reply)
-    record_fact("round_trip_s", seen.round_trip_s)
-    if seen.reply_at:
-        record_moment(f"reply received from {email.support_address} ({seen.round_trip_s:g} s)", seen.reply_at)
+    reply = signals.reply and attach_observation(signals.reply)
+    if reply and reply.reply_at:
+        record_fact("round_trip_s", reply.round_trip_s)
+        record_moment(f"reply received from {email.support_address} ({reply.round_trip_s:g} s)", reply.reply_at)
     conversation = signals.conversation and attach_observation(signals.conversation)
     if conversation and conversation.sighting:
         found = conversation.sighting
         record_fact("conversation_id", found.conversation_id)
+        record_fact("conversation_created_at", found.created_at)      # the platform's clock
         record_fact("conversation_seen_s", round((found.seen_at - sent.sent_at).total_seconds(), 2))
         record_moment(f"conversation {found.conversation_id} seen in the platform", found.seen_at)
-    missing = conversation.problem if conversation and not conversation.found else ""
-    if notes := [line for line in [signals.conversation_trouble, missing, *signals.labelled] if line]:
-        record_fact("conversation_notes", notes)
+    required_trouble, notes = signals.troubles(email)
+    if conversation and not conversation.found:
+        notes.append(conversation.problem)
+    if notes := [*notes, *signals.labelled]:
+        record_fact("notes", notes)
 
-    if email.wants_reply:
-        expect(seen.reply_found, f"a reply from {email.support_address} within {email.reply_deadline_s:g} s",
-               seen.problem)
-    if email.wants_conversation:
-        expect(bool(conversation and conversation.found), f"a conversation in the platform holding {sent.token} within "
-               f"{email.reply_deadline_s:g} s", conversation.problem if conversation else "not looked up")
+    if email.wants_reply and reply:
+        expect(reply.reply_found, f"a reply from {email.support_address} within {email.reply_deadline_s:g} s",
+               reply.problem)
+    if email.wants_conversation and conversation:
+        expect(conversation.found, f"a conversation in the platform holding {sent.token} within "
+               f"{email.reply_deadline_s:g} s", conversation.problem)
+    if required_trouble:
+        raise required_trouble[0]

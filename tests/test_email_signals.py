@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-import pytest
-
 from allclear.probes.errors import CredentialsRejected
 from allclear.probes.mail_signals import await_signals
 from allclear.probes.platform_conversations import PlatformConversations
@@ -60,11 +58,27 @@ def test_a_slow_conversation_is_waited_for():
     assert (signals.conversation.sighting.seen_at - sent.sent_at).total_seconds() >= 1.4
 
 
-def test_the_api_refusing_our_credentials_is_ours_when_required_and_a_note_when_not():
-    with signals_on_sandbox(["reports-401"], require="both") as (run, _):
-        with pytest.raises(CredentialsRejected):
-            run()
-    with signals_on_sandbox(["reports-401"], require="reply") as (run, _):
+def test_the_api_refusing_our_credentials_is_inconclusive_when_required_and_a_note_when_not():
+    for require, required in (("both", 1), ("reply", 0)):
+        with signals_on_sandbox(["reports-401"], require=require) as (run, sandbox):
+            _, signals = run()
+            troubles, notes = signals.troubles(sandbox.target.email.model_copy(update={"require": require}))
+        assert signals.reply.reply_found and signals.conversation is None
+        assert isinstance(signals.conversation_trouble, CredentialsRejected)
+        assert (len(troubles), len(notes)) == (required, 1 - required)
+
+
+def test_a_required_signal_missing_outright_is_still_seen_when_the_other_is_in_trouble():
+    """Our API credentials refused must not hide that no reply came: the check fails on the reply."""
+    with signals_on_sandbox(["reports-401", "mail-blackhole"], require="both") as (run, _):
         _, signals = run()
-    assert signals.reply.reply_found and signals.conversation is None
-    assert signals.conversation_trouble.startswith("could not look the email up in the platform:")
+    assert signals.reply is not None and not signals.reply.reply_found
+    assert isinstance(signals.conversation_trouble, CredentialsRejected)
+
+
+def test_the_probe_mailbox_down_does_not_matter_when_only_the_conversation_is_required():
+    with signals_on_sandbox(["imap-auth"], require="conversation") as (run, sandbox):
+        _, signals = run()
+        troubles, notes = signals.troubles(sandbox.target.email.model_copy(update={"require": "conversation"}))
+    assert signals.conversation.found and signals.reply is None
+    assert troubles == [] and "IMAP server refused its login" in notes[0]

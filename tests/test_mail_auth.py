@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import smtplib
+import time
 import tomllib
 from contextlib import contextmanager
 
@@ -16,7 +17,7 @@ from pydantic import ValidationError
 from allclear.config import read_sandbox_template
 from allclear.items.email import EmailCheck
 from allclear.probes.mail import ProbeMailbox, ProbeMailboxError
-from allclear.probes.oauth2 import TokenRefused
+from allclear.probes.oauth2 import AccessToken, MailboxTokens, TokenRefused
 from allclear.sandbox import Sandbox
 from allclear.sandbox.mail_tokens import PROVIDER
 from tests.conftest import ROOT, SANDBOX_TOML
@@ -27,6 +28,10 @@ MICROSOFT = {"flow": "client_credentials", "token_url": "{sandbox}/_mailbox-prov
 GOOGLE = {"flow": "refresh_token", "token_url": "{sandbox}/_mailbox-provider/token",
           "client_id": "probe.apps.googleusercontent.com", "client_secret_env": "PROBE_APP_SECRET",
           "refresh_token_env": "PROBE_REFRESH_TOKEN"}
+MICROSOFT_DELEGATED = {"flow": "refresh_token",
+                       "token_url": "{sandbox}/_mailbox-provider/sandbox-tenant/oauth2/v2.0/token",
+                       "client_id": "0b7a1c4e-probe-app", "client_secret_env": "PROBE_APP_SECRET",
+                       "refresh_token_env": "PROBE_REFRESH_TOKEN"}
 SERVICE_ACCOUNT = {"flow": "google_service_account", "token_url": "{sandbox}/_mailbox-provider/token",
                    "service_account_env": "PROBE_SERVICE_ACCOUNT_KEY"}
 OAUTH = {"smtp_auth": "oauth2", "imap_auth": "oauth2", "smtp_password_env": None, "imap_password_env": None}
@@ -51,7 +56,8 @@ def round_trip(mailbox: ProbeMailbox):
     return mailbox.await_reply(mailbox.send())
 
 
-@pytest.mark.parametrize("oauth2", [MICROSOFT, GOOGLE, SERVICE_ACCOUNT], ids=["microsoft", "google", "service-account"])
+@pytest.mark.parametrize("oauth2", [MICROSOFT, MICROSOFT_DELEGATED, GOOGLE, SERVICE_ACCOUNT],
+                         ids=["microsoft", "microsoft-delegated", "google", "service-account"])
 def test_oauth2_round_trips_over_xoauth2_on_both_servers(oauth2):
     with probe_mailbox(**OAUTH, oauth2=oauth2) as (mailbox, sandbox):
         seen = round_trip(mailbox)
@@ -93,6 +99,7 @@ def test_no_login_against_a_server_that_wants_one_says_so():
 @pytest.mark.parametrize("oauth2, fault, provider_words", [
     (MICROSOFT, "oauth-expired", "invalid_client: AADSTS7000222: The provided client secret keys for app"),
     (MICROSOFT, "oauth-refused", "invalid_client: AADSTS7000215: Invalid client secret provided."),
+    (MICROSOFT_DELEGATED, "oauth-expired", "invalid_grant: AADSTS700082: The refresh token has expired due to inac"),
     (GOOGLE, "oauth-expired", "invalid_grant: Token has been expired or revoked."),
     (GOOGLE, "oauth-refused", "invalid_client: Unauthorized"),
     (SERVICE_ACCOUNT, "oauth-expired", "invalid_grant: Invalid JWT Signature."),
@@ -132,6 +139,20 @@ def test_the_mail_servers_refusing_a_good_token_is_inconclusive_with_what_smtp_s
     assert "SMTP server 127.0.0.1 refused its OAuth2 token (it answered 535 5.7.3 Authentication unsuccess" in message
     assert 'it said {"status": "401", "schemes": "bearer"' in message
     assert "permissions IMAP.AccessAsApp SMTP.SendAsApp" in message
+
+
+def test_an_expired_access_token_is_inconclusive_and_says_when_it_expired(monkeypatch):
+    """A token kept too long (or a clock far off) is refused by the mail server: the refusal says so."""
+    with probe_mailbox(**OAUTH, oauth2=MICROSOFT) as (mailbox, sandbox):
+        expired = sandbox.app[PROVIDER].issue("https://outlook.office365.com", ["IMAP.AccessAsApp"], MAILBOX,
+                                              lifetime_s=-120)
+        monkeypatch.setattr(MailboxTokens, "token", lambda self: AccessToken(expired["access_token"],
+                                                                             time.time() + 600, "x/.default"))
+        with pytest.raises(ProbeMailboxError) as refused, mailbox._imap():
+            pass
+    message = str(refused.value)
+    assert "refused its OAuth2 token" in message and re.search(r"expired \d\d:\d\d:\d\d UTC", message)
+    assert expired["access_token"] not in message
 
 
 def test_the_sandbox_refuses_expired_tokens_at_imap():

@@ -152,9 +152,9 @@ def test_polling_flat_out_stays_under_ten_requests_a_second(sandbox):
     for _ in range(6):                       # open conversations the probe reads each look, none of them ours
         email(sandbox, new_token())
     with probe(sandbox) as client:
-        seen = client.await_conversation(PROBE, new_token(), datetime.now(timezone.utc), deadline_s=2.5,
+        seen = client.await_conversation(PROBE, new_token(), datetime.now(timezone.utc), deadline_s=4,
                                          poll_interval_s=0)
-    assert not seen.found and seen.lookups > 15          # it did push: more than a second's allowance
+    assert not seen.found and seen.lookups > 10          # it did push: more than a second's allowance
     assert state(sandbox).requests["GET"] == seen.lookups
     assert state(sandbox).max_in_any_second() <= 10 and state(sandbox).answered_429 == 0
 
@@ -212,6 +212,14 @@ def test_an_unreachable_api_is_our_side():
     with PlatformConversations(f"http://127.0.0.1:{port}/api/v1", API_USER, "token", timeout_s=1) as client:
         with pytest.raises(ConversationApiUnreachable, match="connection refused"):
             client.await_conversation(PROBE, new_token(), datetime.now(timezone.utc), deadline_s=0.8,
+                                      poll_interval_s=0.2)
+
+
+def test_rate_limited_until_the_deadline_is_our_side_not_a_missing_conversation():
+    """Other clients of the organisation may spend its allowance: no look made is no verdict."""
+    with running("api-429:1000") as sandbox, probe(sandbox) as client:
+        with pytest.raises(ConversationApiUnreachable, match=r"before the deadline: rate limited \(HTTP 429\)"):
+            client.await_conversation(PROBE, new_token(), datetime.now(timezone.utc), deadline_s=1.5,
                                       poll_interval_s=0.2)
 
 

@@ -15,6 +15,9 @@ from allclear.config.fields import EnvName, Port, Seconds, Section, Security, Ur
 from allclear.items import GoItem
 
 MICROSOFT_365_SCOPE = "https://outlook.office365.com/.default"
+# Delegated (a person's consent, a refresh token): the mailbox's own permissions, and a new refresh token.
+MICROSOFT_365_DELEGATED_SCOPE = ("https://outlook.office.com/IMAP.AccessAsUser.All "
+                                 "https://outlook.office.com/SMTP.Send offline_access")
 GOOGLE_MAIL_SCOPE = "https://mail.google.com/"
 
 
@@ -23,8 +26,9 @@ class MailboxOAuth2(Section):
 
     `client_credentials`: Microsoft 365 app-only access (token_url of the tenant, scope
     https://outlook.office365.com/.default). `refresh_token`: a token a person granted once (Google,
-    or Microsoft delegated). `google_service_account`: a Google Workspace service account with
-    domain-wide delegation, acting as the mailbox (its JSON key in an environment variable).
+    or Microsoft delegated: IMAP.AccessAsUser.All and SMTP.Send). `google_service_account`: a Google
+    Workspace service account with domain-wide delegation, acting as the mailbox (its JSON key in an
+    environment variable).
     """
 
     flow: Literal["client_credentials", "refresh_token", "google_service_account"]
@@ -48,9 +52,14 @@ class MailboxOAuth2(Section):
 
     @property
     def scopes(self) -> str:
+        """The configured scope, or the provider's mail scope for the flow (Microsoft's token
+        endpoints end in /oauth2/v2.0/token)."""
         if self.scope:
             return self.scope
-        return MICROSOFT_365_SCOPE if self.flow == "client_credentials" else GOOGLE_MAIL_SCOPE
+        if self.flow == "client_credentials":
+            return MICROSOFT_365_SCOPE
+        microsoft = self.flow == "refresh_token" and (self.token_url or "").endswith("/oauth2/v2.0/token")
+        return MICROSOFT_365_DELEGATED_SCOPE if microsoft else GOOGLE_MAIL_SCOPE
 
 
 class EmailCheck(Section):

@@ -147,6 +147,10 @@ class ProbeMailbox:
         if s.smtp_auth == "none":
             return
         smtp.ehlo_or_helo_if_needed()
+        if not smtp.has_extn("auth") and smtp.has_extn("starttls") and s.smtp_security == "plain":
+            raise ProbeMailboxError(
+                f"the SMTP server {s.smtp_host}:{s.smtp_port} offers a login only after STARTTLS, and "
+                "smtp_security is \"plain\": set smtp_security = \"starttls\" (nothing was sent)")
         if not smtp.has_extn("auth"):
             raise ProbeMailboxError(
                 f"the SMTP server {s.smtp_host}:{s.smtp_port} offers no login (no AUTH in its EHLO), so the "
@@ -156,9 +160,14 @@ class ProbeMailbox:
             try:
                 smtp.login(s.smtp_login, self._secrets[s.smtp_password_env or ""])
             except smtplib.SMTPAuthenticationError as exc:
-                raise ProbeMailboxError(f"the probe mailbox's SMTP server refused its login ({exc.smtp_code})") \
-                    from None
+                raise ProbeMailboxError(f"the probe mailbox's SMTP server refused its login "
+                                        f"({_smtp_trouble(exc, 0)})") from None
             return
+        offered = smtp.esmtp_features.get("auth", "").upper().split()
+        if "XOAUTH2" not in offered:
+            raise ProbeMailboxError(f"the SMTP server {s.smtp_host}:{s.smtp_port} takes no OAuth2 token (it offers "
+                                    f"AUTH {' '.join(offered) or 'with no mechanism'}, not XOAUTH2): the token was "
+                                    "not sent")
         token = self._token()
         said: list[bytes] = []
 
@@ -239,6 +248,7 @@ class ProbeMailbox:
     @contextlib.contextmanager
     def _imap(self):
         s = self.settings
+        token = self._token() if s.imap_auth == "oauth2" else None      # before connecting: nothing left open
         try:
             imap = imapclient.IMAPClient(s.imap_host, port=s.imap_port, ssl=s.imap_security == "ssl",
                                          ssl_context=_context(s.imap_host), timeout=s.connect_timeout_s)
@@ -247,7 +257,6 @@ class ProbeMailbox:
         except (OSError, IMAPClientError, imaplib.IMAP4.error) as exc:
             raise ProbeMailboxError(f"could not reach the probe mailbox over IMAP {s.imap_host}:{s.imap_port}: "
                                     f"{_imap_trouble(exc)}") from None
-        token = self._token() if s.imap_auth == "oauth2" else None
         try:
             if token is not None:
                 imap.oauth2_login(s.imap_user, token.value)

@@ -4,8 +4,9 @@ credentials). Which of them the item needs is the target's `email.require`; both
 
 A signal that is not required never holds up the other: once the required ones are in, the other
 wait is stopped (after one more look for the conversation, which normally appears before the reply).
-Trouble looking the conversation up is ours (credentials, an unreachable API): inconclusive when the
-conversation is required, a note otherwise. The conversation is then labelled as a test (a note,
+Trouble watching a signal is ours (the probe mailbox, the API's credentials, an unreachable API): a
+note when the signal is not required; inconclusive when it is, unless a required signal is missing
+outright, which fails the item whatever else went wrong. The conversation is then labelled as a test (a note,
 topics, closed), so no agent is handed the probe's email as work.
 """
 
@@ -25,10 +26,22 @@ from allclear.probes.platform_conversations import ConversationObservation, Plat
 
 @dataclass
 class EmailSignals:
-    reply: ReplyObservation
-    conversation: ConversationObservation | None = None      # None: not looked up
-    conversation_trouble: str = ""     # the lookup could not run (the conversation was not required)
+    reply: ReplyObservation | None = None                     # None: the mailbox could not be watched
+    conversation: ConversationObservation | None = None      # None: not looked up, or could not be
+    reply_trouble: ProbeError | None = None
+    conversation_trouble: ProbeError | None = None
     labelled: list[str] = field(default_factory=list)
+
+    def troubles(self, email: EmailCheck) -> tuple[list[ProbeError], list[str]]:
+        """Our side's trouble: with a required signal (inconclusive, unless another required signal
+        is missing outright: that is a failure whatever else went wrong), and with one not required
+        (a note)."""
+        required, notes = [], []
+        for wanted, trouble in ((email.wants_reply, self.reply_trouble),
+                                (email.wants_conversation, self.conversation_trouble)):
+            if trouble is not None:
+                (required.append(trouble) if wanted else notes.append(f"not required, could not check: {trouble}"))
+        return required, notes
 
 
 def platform_for(target: Target, secrets: Secrets) -> PlatformConversations | None:
@@ -42,24 +55,28 @@ def platform_for(target: Target, secrets: Secrets) -> PlatformConversations | No
 def await_signals(mailbox: ProbeMailbox, sent: SentProbe, platform: PlatformConversations | None) -> EmailSignals:
     email: EmailCheck = mailbox.settings
     if platform is None:
-        return EmailSignals(mailbox.await_reply(sent))
+        return EmailSignals(mailbox.await_reply(sent))       # the only signal: its trouble is the item's
+    signals = EmailSignals()
     stop_reply, stop_looking = threading.Event(), threading.Event()
     with platform, ThreadPoolExecutor(1, thread_name_prefix="conversation") as pool:
         looking = pool.submit(platform.await_conversation, email.probe_address, sent.token, sent.sent_at,
                               email.reply_deadline_s, email.conversation_poll_s, stop_looking)
         if not email.wants_reply:
             looking.add_done_callback(lambda _: stop_reply.set())
-        reply = mailbox.await_reply(sent, stop=stop_reply)
-        if not email.wants_conversation and not looking.done():
+        try:
+            signals.reply = mailbox.await_reply(sent, stop=stop_reply)
+        except ProbeError as exc:
+            signals.reply_trouble = exc     # the conversation may still decide the item: keep looking
+        except BaseException:
+            stop_looking.set()
+            raise
+        if not email.wants_conversation:
             _give_one_more_look(looking, email.conversation_poll_s * 1.5)
             stop_looking.set()
-        signals = EmailSignals(reply)
         try:
             signals.conversation = looking.result()
         except ProbeError as exc:
-            if email.wants_conversation:
-                raise
-            signals.conversation_trouble = f"could not look the email up in the platform: {exc}"
+            signals.conversation_trouble = exc
         if signals.conversation is not None and signals.conversation.sighting is not None:
             signals.labelled = platform.label_as_test(signals.conversation.sighting.conversation_id,
                                                       email.conversation_note, email.close_conversation,

@@ -55,6 +55,10 @@ class _Unanswered(Exception):
 class _Refused(Exception):
     """The API answered, but not with what was asked (5xx, 4xx, not JSON); told in one line."""
 
+    def __init__(self, words: str, status: int = 200):
+        super().__init__(words)
+        self.status = status
+
 
 @dataclass
 class ConversationSighting:
@@ -142,7 +146,7 @@ class PlatformConversations:
         cutoff = (sent_at if sent_at.tzinfo else sent_at.replace(tzinfo=timezone.utc)) - CLOCK_SKEW
         made, limited = self.requests_made, self.rate_limited
         self._stop = stop
-        unanswered = ""
+        unanswered, ours, completed = "", "", 0     # ours: why no look could be made, on our side
         step = (f"Find the conversation holding {token} for {probe_address} (customer-profiles, conversations, "
                 f"items; every {poll_interval_s:g} s for up to {deadline_s:g} s)")
         with seen.steps(step) as noted:
@@ -151,11 +155,12 @@ class PlatformConversations:
                     seen.polls += 1
                     try:
                         sighting, there = self._look(probe_address, token, cutoff, deadline)
-                        unanswered = ""
+                        unanswered, completed = "", completed + 1
                     except _Unanswered as exc:
                         sighting, there, unanswered = None, f"no answer from {self.api_base}: {exc}", str(exc)
-                    except _Refused as exc:
+                    except _Refused as exc:    # a 4xx is our request (a wrong api_base); a 5xx the platform's
                         sighting, there = None, str(exc)
+                        ours = str(exc) if 400 <= exc.status < 500 else ""
                     seen.lookups, seen.rate_limited = self.requests_made - made, self.rate_limited - limited
                     if sighting is not None:
                         sighting.lookups, sighting.rate_limited = seen.lookups, seen.rate_limited
@@ -165,9 +170,11 @@ class PlatformConversations:
                     self._pause(min(poll_interval_s, deadline - time.monotonic()), deadline, sleep_to_deadline=True)
             except _OutOfTime as exc:
                 seen.lookups, seen.rate_limited = self.requests_made - made, self.rate_limited - limited
-                if unanswered:
-                    raise ConversationApiUnreachable(f"could not talk to the platform's API {self.api_base} "
-                                                     f"until the deadline: {unanswered}") from None
+                if not completed and (unanswered or ours or "rate limited" in str(exc)):
+                    # Not one look could be made: we cannot say the conversation is missing.
+                    raise ConversationApiUnreachable(f"could not look the email up in the platform's API "
+                                                     f"{self.api_base} before the deadline: "
+                                                     f"{unanswered or ours or exc}") from None
                 seen.problem = seen.problem or f"no conversation with token {token} for customer {probe_address}"
                 seen.problem += f" ({exc}; {seen.polls} look(s) in {deadline_s:g} s)"
                 noted.fail(seen.problem)
@@ -240,7 +247,7 @@ class PlatformConversations:
                   limited: bool = False) -> Any:
         response = self._request("GET", path, deadline, params=params)
         if not response.is_success:
-            raise _Refused(f"GET {path}: HTTP {response.status_code}: {error_detail(response)}")
+            raise _Refused(f"GET {path}: HTTP {response.status_code}: {error_detail(response)}", response.status_code)
         try:
             listed = response.json()
         except ValueError:

@@ -38,7 +38,8 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # Resources a client-credentials token may be for; only the mail one opens a mailbox.
 MICROSOFT_RESOURCES = {MICROSOFT_365_SCOPE: "https://outlook.office365.com",
                        "https://graph.microsoft.com/.default": "https://graph.microsoft.com"}
-MAIL_AUDIENCES = {"https://outlook.office365.com", GOOGLE_MAIL_SCOPE}
+MAIL_AUDIENCES = {"https://outlook.office365.com", "https://outlook.office.com", GOOGLE_MAIL_SCOPE}
+DELEGATED = {"IMAP": "https://outlook.office.com/IMAP.AccessAsUser.All", "SMTP": "https://outlook.office.com/SMTP.Send"}
 TOKEN_LIFETIME_S = 3599
 
 
@@ -56,10 +57,14 @@ class MailboxProvider:
     signing_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     issued: int = 0
 
-    def issue(self, audience: str, permissions: list[str], subject: str, lifetime_s: float = TOKEN_LIFETIME_S) -> dict:
+    def issue(self, audience: str, permissions: list[str], subject: str, lifetime_s: float = TOKEN_LIFETIME_S,
+              delegated: str = "") -> dict:
+        """A signed access token: an app's `roles`, or a person's delegated `scp` (as Microsoft's carry)."""
         now = int(time.time())
         claims = {"aud": audience, "iss": "https://sandbox-mailbox-provider/", "iat": now,
                   "exp": int(now + lifetime_s), "sub": subject, "appid": self.client_id, "roles": permissions}
+        if delegated:
+            claims["scp"] = delegated
         self.issued += 1
         return {"token_type": "Bearer", "expires_in": int(lifetime_s), "ext_expires_in": int(lifetime_s),
                 "access_token": jwt.encode(claims, self.signing_key, algorithm="HS256")}
@@ -79,8 +84,10 @@ class MailboxProvider:
         if user.lower() != self.mailbox.lower():
             return f"the token does not open {user}"
         wanted = {"IMAP": "IMAP.AccessAsApp", "SMTP": "SMTP.SendAsApp"}[protocol]
-        if claims["aud"] != GOOGLE_MAIL_SCOPE and wanted not in claims.get("roles", []):
-            return f"the token lacks {wanted}"
+        delegated = DELEGATED[protocol].rsplit("/", 1)[1]
+        if claims["aud"] != GOOGLE_MAIL_SCOPE and wanted not in claims.get("roles", []) \
+                and delegated not in claims.get("scp", "").split():
+            return f"the token lacks {wanted} (or, delegated, {delegated})"
         return None
 
 
@@ -134,8 +141,15 @@ async def microsoft_token(request: web.Request) -> web.Response:
                                     "2026-08-01T09:12:44Z and was inactive for 90.00:00:00.")
         if provider.faults.active("oauth-refused") or str(form.get("refresh_token")) != provider.refresh_token:
             return _microsoft_error(400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid.")
-        return web.json_response(provider.issue("https://outlook.office365.com", ["IMAP.AccessAsApp", "SMTP.SendAsApp"],
-                                                provider.mailbox))
+        granted = [name for name in DELEGATED.values() if name in str(form.get("scope", "")).split()]
+        if not granted:
+            return _microsoft_error(400, "invalid_scope", 70011,
+                                    f"The provided value for the input parameter 'scope' is not valid. The scope "
+                                    f"{form.get('scope', '')} is not valid for this mailbox's delegated access.")
+        # Microsoft hands a new refresh token back each time; the old one stays good until it expires.
+        issued = provider.issue("https://outlook.office.com", [], provider.mailbox,
+                                delegated=" ".join(name.rsplit("/", 1)[1] for name in granted))
+        return web.json_response({**issued, "scope": " ".join(granted), "refresh_token": secrets.token_urlsafe(24)})
     return _microsoft_error(400, "unsupported_grant_type", 70003,
                             f"The app requested an unsupported grant type '{grant}'.")
 
