@@ -134,13 +134,18 @@ class MailboxTokens:
         if s.token_url:
             credentials = credentials.with_token_uri(s.token_url)
         try:
-            credentials.refresh(google.auth.transport.requests.Request())
+            credentials.refresh(_with_timeout(google.auth.transport.requests.Request(), s.timeout_s))
         except google.auth.exceptions.GoogleAuthError as exc:
             account = info.get("client_email", "?")
             raise TokenRefused(f"Google's token endpoint {credentials._token_uri} refused the service account "
                                f"{account} acting as {self.subject}: {_google_words(exc)}") from None
         expires = credentials.expiry.replace(tzinfo=timezone.utc).timestamp() if credentials.expiry else time.time()
         return AccessToken(credentials.token, expires, s.scopes)
+
+
+def _with_timeout(request, timeout_s: float):
+    """google-auth's token request waits 120 s by default; ours waits what the target says."""
+    return lambda *args, **kwargs: request(*args, **{**kwargs, "timeout": timeout_s})
 
 
 def provider_error(body: object, text: str) -> str:
