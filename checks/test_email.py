@@ -1,4 +1,4 @@
-"""An email to the support address gets a reply, and becomes a conversation in the platform.
+"""An email to the support address gets a reply.
 
 Sent from the probe mailbox with a unique token, no earlier than the window end plus the vendor's
 delay (15 minutes by default); the wait runs beside the rest of the checklist, with a countdown.

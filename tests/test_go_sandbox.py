@@ -62,9 +62,10 @@ def test_healthy_sandbox_is_go_with_html_report(run_go, tmp_path):
     assert {"agent01@sandbox.allclear.test", "Agents endpoint answers", "Main support line"} <= names
     assert all(r["steps"] for r in every)
     email = next(r for r in every if {"name": "thread", "value": "email probes"} in r["labels"])
-    assert [step["name"].split(" to ")[0].split(" from ")[0] for step in email["steps"]] == [
-        "Wait until the window end + 15 min (the vendor's rule)", "Send the test email",
-        "A reply"]
+    steps = [step["name"].split(" to ")[0].split(" from ")[0] for step in email["steps"]]
+    looked_up = [name for name in steps if name.startswith("Find the conversation holding allclear-")]
+    assert len(looked_up) == 1 and [name for name in steps if name not in looked_up] == [
+        "Wait until the window end + 15 min (the vendor's rule)", "Send the test email", "A reply"]
     assert len(list(results.glob("*-globals.json"))) == 1
     assert "Maintenance page still up" in (results / "categories.json").read_text()
 

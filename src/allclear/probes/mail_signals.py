@@ -22,6 +22,7 @@ from allclear.items.email import EmailCheck
 from allclear.probes.errors import ProbeError
 from allclear.probes.mail import ProbeMailbox, ReplyObservation, SentProbe
 from allclear.probes.platform_conversations import ConversationObservation, PlatformConversations
+from allclear.probes.steps import Step, StepLog
 
 
 @dataclass
@@ -31,6 +32,13 @@ class EmailSignals:
     reply_trouble: ProbeError | None = None
     conversation_trouble: ProbeError | None = None
     labelled: list[str] = field(default_factory=list)
+    mailbox_steps: StepLog = field(default_factory=StepLog)
+
+    @property
+    def steps(self) -> list[Step]:
+        """The probe's steps, the mailbox's and the platform lookup's, in the order they began."""
+        looked = self.conversation.steps if self.conversation else []
+        return sorted([*self.mailbox_steps, *looked], key=lambda step: step.start_ms)
 
     def troubles(self, email: EmailCheck) -> tuple[list[ProbeError], list[str]]:
         """Our side's trouble: with a required signal (inconclusive, unless another required signal
@@ -54,9 +62,9 @@ def platform_for(target: Target, secrets: Secrets) -> PlatformConversations | No
 
 def await_signals(mailbox: ProbeMailbox, sent: SentProbe, platform: PlatformConversations | None) -> EmailSignals:
     email: EmailCheck = mailbox.settings
-    if platform is None:
-        return EmailSignals(mailbox.await_reply(sent))       # the only signal: its trouble is the item's
-    signals = EmailSignals()
+    if platform is None:      # the only signal: its trouble is the item's
+        return EmailSignals(mailbox.await_reply(sent), mailbox_steps=mailbox.steps)
+    signals = EmailSignals(mailbox_steps=mailbox.steps)
     stop_reply, stop_looking = threading.Event(), threading.Event()
     with platform, ThreadPoolExecutor(1, thread_name_prefix="conversation") as pool:
         looking = pool.submit(platform.await_conversation, email.probe_address, sent.token, sent.sent_at,
