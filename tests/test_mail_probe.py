@@ -25,7 +25,9 @@ def sandbox():
 def test_reply_matched_by_token_and_cleaned_up(sandbox):
     mailbox = ProbeMailbox(sandbox.settings, sandbox.secrets)
     seen = mailbox.await_reply(mailbox.send())
-    assert seen.reply_found and seen.matched_by == "In-Reply-To" and seen.waited_with == "IDLE"
+    assert seen.reply_found and seen.matched_by == "In-Reply-To"
+    # IDLE, unless pymap's IDLE broke (about one run in ten) and the probe reconnected and polled, as it should
+    assert seen.waited_with == "IDLE" or "reconnected, polling" in seen.notes[0]
     assert seen.reply_subject.startswith("Re: allclear post-maintenance email check allclear-")
     assert seen.cleaned_up == 1
 
