@@ -1,5 +1,6 @@
 # The two commands a newcomer needs:  make go  (the Go checklist on the sandbox)  and  make test.
-# Each sets itself up first: a virtualenv in .venv, a Chromium for Playwright, the Allure CLI.
+# Each sets itself up first: a virtualenv in .venv, a Chromium for Playwright, the Allure CLI,
+# espeak-ng and sox (the sandbox's support lines speak).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,7 +9,7 @@ ARGS   ?=
 .PHONY: setup go test test-long bench sandbox clean
 .DEFAULT_GOAL := go
 
-setup: $(VENV)/.installed $(VENV)/.browser .tools/allure/.installed
+setup: $(VENV)/.installed $(VENV)/.browser $(VENV)/.speech .tools/allure/.installed
 
 $(VENV)/.installed: pyproject.toml
 	@scripts/setup-python "$(PYTHON)" "$(VENV)"
@@ -16,6 +17,10 @@ $(VENV)/.installed: pyproject.toml
 
 $(VENV)/.browser: $(VENV)/.installed
 	@scripts/setup-browser "$(BIN)"
+	@touch $@
+
+$(VENV)/.speech: $(VENV)/.installed
+	@scripts/setup-speech
 	@touch $@
 
 .tools/allure/.installed:

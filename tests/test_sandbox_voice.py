@@ -22,15 +22,16 @@ from aiohttp import web
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
+from allclear.probes.audio import read_wav
 from allclear.probes.twilio_client import RebasedHttpClient
-from allclear.sandbox import voice, voice_resources
+from allclear.sandbox import ivr, voice, voice_resources
 from allclear.sandbox.faults import Switchboard, parse_fault
 from allclear.sandbox.platform import STATE, PlatformState
 from allclear.sandbox.voice import VOICE, VoiceState
 
 DATA = Path(__file__).resolve().parent / "data"
 EXTRACT = json.loads((DATA / "twilio_voice_schemas.json").read_text(encoding="utf-8"))
-TWIML = '<Response><Record maxLength="5" transcribe="true"/></Response>'
+TWIML = '<Response><Record maxLength="1" transcribe="true"/></Response>'
 LINE_1, LINE_2, NOT_A_LINE = "+14155550100", "+14155550101", "+14155550199"
 FROM = "+15005550006"
 ENDED = {"completed", "busy", "no-answer", "failed", "canceled"}
@@ -57,9 +58,10 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
-    """The voice routes alone on a loopback port, in a thread, with timings cut so a call takes ~0.3 s."""
+    """The voice routes alone on a loopback port, in a thread, with timings cut so a call (recording
+    one second, TWIML) takes ~1.3 s."""
     faults = Switchboard()
-    state = VoiceState(queue_s=0.03, ring_s=0.1, no_answer_s=0.2, speech_s=0.2, processing_s=0.03,
+    state = VoiceState(queue_s=0.03, ring_s=0.1, no_answer_s=0.2, processing_s=0.03,
                        transcribe_s=0.06, support_lines=[LINE_1, LINE_2], owned_numbers=[FROM])
     app = web.Application()
     app[STATE] = PlatformState(faults=faults, agents={})
@@ -149,16 +151,12 @@ def test_a_call_without_record_leaves_no_recording(twilio):
 
 
 def test_update_completed_hangs_up_an_answered_call(twilio, served):
-    served.voice.speech_s = 3.0
-    try:
-        call = call_to(twilio)
-        while twilio.calls(call.sid).fetch().status != "in-progress":
-            time.sleep(0.02)
-        assert twilio.calls(call.sid).update(status="canceled").status == "in-progress"  # too late to cancel
-        assert twilio.calls(call.sid).update(status="completed").status == "completed"
-    finally:
-        served.voice.speech_s = 0.2
-    assert int(twilio.calls(call.sid).fetch().duration) < 3
+    call = call_to(twilio, twiml='<Response><Record maxLength="4"/></Response>')
+    while twilio.calls(call.sid).fetch().status != "in-progress":
+        time.sleep(0.02)
+    assert twilio.calls(call.sid).update(status="canceled").status == "in-progress"  # too late to cancel
+    assert twilio.calls(call.sid).update(status="completed").status == "completed"
+    assert int(twilio.calls(call.sid).fetch().duration) < 4
     assert len(twilio.recordings.list(call_sid=call.sid)) == 1
 
 
@@ -171,17 +169,21 @@ def test_update_canceled_hangs_up_a_ringing_call(twilio):
 
 
 def test_time_limit_cuts_the_call_and_its_recording():
-    state = VoiceState(speech_s=5.0)
-    call = state.place(state.support_lines[0], FROM, TWIML, timeout=60, time_limit=1, record=False,
-                       faults=Switchboard())
+    state = VoiceState()
+    call = state.place(state.support_lines[0], FROM, '<Response><Record maxLength="5"/></Response>', timeout=60,
+                       time_limit=1, record=False, faults=Switchboard())
     assert call.answered is not None and call.ended - call.answered == 1
     assert [r.ended - r.started for r in call.recordings] == [1]
 
 
-def test_default_timings_finish_a_probe_call_in_a_few_seconds():
+def test_a_probe_call_lasts_as_long_as_it_records_and_the_greeting_fits_the_sandbox_listen():
+    """The sandboxes listen 5 s: the whole greeting is said within them, and the call takes about as long."""
     state = VoiceState()
-    total = state.queue_s + state.ring_s + state.speech_s + state.processing_s + state.transcribe_s
-    assert 1.0 <= total <= 3.0 and state.no_answer_s <= 2.0
+    call = state.place(state.support_lines[0], FROM, '<Response><Record maxLength="5"/></Response>', timeout=60,
+                       time_limit=60, record=False, faults=Switchboard())
+    assert call.answered is not None and call.ended - call.answered == 5
+    spoken = len(ivr.spoken(state.greeting)) / ivr.RATE
+    assert ivr.LEAD_S + spoken <= 5 and state.no_answer_s <= 2.0
 
 
 def test_rebased_client_rewrites_only_the_twilio_api_prefix():
@@ -216,6 +218,54 @@ def test_lines_play_the_maintenance_recording(twilio, served, fault):
     call = call_to(twilio)
     assert until_ended(twilio, call.sid)[-1] == "completed"
     assert transcript_of(twilio, call.sid) == voice.MAINTENANCE_TEXT
+
+
+def test_dead_air_leaves_a_silent_recording_whose_transcription_fails(twilio, served):
+    served.switch_on("voice-dead-air")
+    call = call_to(twilio)
+    until_ended(twilio, call.sid)
+    [recording] = twilio.recordings.list(call_sid=call.sid)
+    deadline = time.monotonic() + 3
+    while not (transcriptions := twilio.recordings(recording.sid).transcriptions.list()) or \
+            transcriptions[0].status == "in-progress":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert (transcriptions[0].status, transcriptions[0].transcription_text) == ("failed", None)
+
+
+# (c) the recording's media, as Twilio serves it
+
+def wav_of(api: httpx.Client, recording_sid: str, suffix: str = ".wav") -> httpx.Response:
+    return api.get(f"/Recordings/{recording_sid}{suffix}", follow_redirects=True)
+
+
+def test_a_recording_is_served_as_wav_through_a_signed_redirect_without_credentials(api, twilio):
+    call = call_to(twilio)
+    until_ended(twilio, call.sid)
+    [recording] = twilio.recordings.list(call_sid=call.sid)
+    while twilio.recordings(recording.sid).fetch().status != "completed":
+        time.sleep(0.02)
+    first = api.get(f"/Recordings/{recording.sid}.wav")
+    assert first.status_code == 302 and "Signature=" in first.headers["Location"]
+    for suffix in (".wav", ""):
+        served = wav_of(api, recording.sid, suffix)
+        assert served.status_code == 200 and served.headers["Content-Type"] == "audio/x-wav"
+        audio = read_wav(served.content)
+        assert audio.rate == 8000 and audio.seconds == pytest.approx(1.0, abs=0.01)
+    signed = str(first.url.join(first.headers["Location"]))
+    assert httpx.get(signed).status_code == 200                   # the signature alone lets it in
+    assert httpx.get(signed.replace("Signature=", "Signature=0")).status_code == 403
+
+
+def test_a_recording_still_processing_has_no_media_and_media_needs_credentials(api, served, twilio):
+    call = call_to(twilio, twiml='<Response><Record maxLength="2"/></Response>')
+    while not twilio.recordings.list(call_sid=call.sid):
+        time.sleep(0.02)
+    [recording] = twilio.recordings.list(call_sid=call.sid)
+    if recording.status == "processing":
+        assert wav_of(api, recording.sid).status_code == 404
+    anonymous = httpx.get(f"{api.base_url}/Recordings/{recording.sid}.wav")
+    assert (anonymous.status_code, anonymous.json()["code"]) == (401, 20003)
 
 
 def test_twilio_auth_fault_rejects_the_credentials(twilio, served):
@@ -341,6 +391,7 @@ def test_the_sandbox_reads_exactly_the_params_it_declares_as_the_spec_spells_the
     assert set(voice.UPDATE_PARAMS) <= set(update["form"])
     source += Path(voice_resources.__file__).read_text(encoding="utf-8")
     queried = set(re.findall(r'request\.query(?:\.get\(|\[)"(\w+)"', source)) | {"To", "From", "Status"}
+    queried -= {"Expires", "Signature"}     # the signed media URL's, which is not Twilio's API
     assert queried == {"To", "From", "Status", "CallSid", "PageSize", "Page"}
     listed = EXTRACT["operations"]["ListCall"]["query"] + EXTRACT["operations"]["ListRecording"]["query"]
     assert queried <= set(listed)

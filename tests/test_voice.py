@@ -1,9 +1,13 @@
 """The voice item: the probe against the sandbox's Twilio-compatible API in-process (it always hangs
-up; our account's trouble is ours), and each voice fault end to end."""
+up; our account's trouble is ours), what each kind of line is heard to say, and faults end to end."""
+
+import asyncio
+from pathlib import Path
 
 import pytest
 
 from allclear.config import read_sandbox_template
+from allclear.probes.audio import read_wav
 from allclear.probes.errors import ProbeError
 from allclear.probes.voice import SupportLineCall, twilio_client
 from allclear.sandbox import Sandbox, parse_fault
@@ -20,42 +24,83 @@ def sandbox():
         yield running
 
 
-@pytest.fixture
-def call(sandbox):
+def probe(sandbox, folder, fault=None, **changes):
     sandbox.state.faults.clear()
-    return SupportLineCall(twilio_client(sandbox.settings, sandbox.token), sandbox.settings)
+    if fault:
+        sandbox.state.faults.switch_on(parse_fault(fault))
+    settings = sandbox.settings.model_copy(update=changes)
+    return SupportLineCall(twilio_client(settings, sandbox.token), settings, folder, sandbox.token)
 
 
-def test_healthy_call_hears_the_greeting_and_records_a_timeline(call, sandbox):
-    seen = call.run(sandbox.settings.lines[0])
-    assert seen.answered and "Thank you for calling" in seen.transcription
+def test_healthy_call_is_heard_saying_its_greeting_and_keeps_its_recording(sandbox, tmp_path):
+    seen = probe(sandbox, tmp_path).run(sandbox.settings.lines[0])
+    assert seen.answered and seen.hearing.decision == "greeting", seen.hearing
+    assert seen.hearing.said == "thank you for calling" and "pocketsphinx" in seen.hearing.source
     assert [status for _, status in seen.timeline][:3] == ["queued", "ringing", "in-progress"]
     assert seen.final_status == "completed" and seen.seconds_to_answer < 5
+    audio = read_wav(open(seen.recording_file, "rb").read())
+    assert audio.rate == 8000 and audio.seconds == pytest.approx(sandbox.settings.listen_s, abs=0.05)
+    assert seen.recording_file.startswith(str(tmp_path)) and seen.recording_sid in seen.recording_file
 
 
-def test_probe_hangs_up_a_call_it_stops_following(sandbox):
-    settings = sandbox.settings.model_copy(update={"transcription_deadline_s": 0.05, "listen_s": 30})
-    seen = SupportLineCall(twilio_client(settings, sandbox.token), settings).run(settings.lines[0])
-    assert seen.answered and seen.hung_up_by_probe and "no transcription" in seen.problem
-    assert twilio_client(settings, sandbox.token).calls(seen.call_sid).fetch().status == "completed"
-
-
-def test_busy_line_is_observed_not_raised(call, sandbox):
-    sandbox.state.faults.switch_on(parse_fault("voice-busy"))
+@pytest.mark.parametrize("fault, decision", [
+    ("voice-maintenance-recording", "maintenance"),
+    ("voice-error-recording", "maintenance"),
+    ("voice-dead-air", "silence"),
+    ("voice-greeting-then-maintenance", "unclear"),
+    ("voice-noise-after-greeting", "greeting"),
+    ("voice-second-voice", "greeting"),
+])
+def test_what_each_line_says_is_decided_from_its_audio_alone(sandbox, tmp_path, fault, decision):
+    """No transcript is asked for: the sandbox's lines speak, and the recording is all the probe has."""
+    call = probe(sandbox, tmp_path, fault, listen_s=6)
+    assert 'transcribe' not in call.twiml() and 'trim="do-not-trim"' in call.twiml()
     seen = call.run(sandbox.settings.lines[0])
-    assert (seen.answered, seen.final_status) == (False, "busy")
+    assert seen.hearing.decision == decision, seen.hearing
+
+
+def test_a_line_heard_through_twilios_transcription(sandbox, tmp_path):
+    call = probe(sandbox, tmp_path, "voice-maintenance-recording", speech_source="twilio_transcription")
+    assert 'transcribe="true"' in call.twiml()
+    heard = call.run(sandbox.settings.lines[0]).hearing
+    assert (heard.decision, heard.source) == ("maintenance", "Twilio's transcription")
+    assert heard.said.startswith("We are currently undergoing system maintenance")
+
+
+def test_dead_air_is_decided_by_loudness_whatever_the_source(sandbox, tmp_path):
+    heard = probe(sandbox, tmp_path, "voice-dead-air", speech_source="twilio_transcription").run(
+        sandbox.settings.lines[0]).hearing
+    assert (heard.decision, heard.source) == ("silence", "the recording's loudness")
+
+
+def test_a_recording_that_never_completes_is_inconclusive_and_the_call_is_hung_up(sandbox, tmp_path):
+    call = probe(sandbox, tmp_path, recording_deadline_s=1.0)
+    sandbox.voice.processing_s = 60
+    try:
+        with pytest.raises(ProbeError, match="no completed recording .* within 1 s .*, processing"):
+            call.run(sandbox.settings.lines[0])
+    finally:
+        sandbox.voice.processing_s = 0.25
+    [latest, *_] = call.client.calls.list(to=sandbox.settings.lines[0].number, limit=1)
+    assert latest.status == "completed"
+
+
+def test_busy_line_is_observed_not_raised(sandbox, tmp_path):
+    seen = probe(sandbox, tmp_path, "voice-busy").run(sandbox.settings.lines[0])
+    assert (seen.answered, seen.final_status, seen.hearing) == (False, "busy", None)
     assert seen.problem == "the call ended busy without being answered"
 
 
-def test_rejected_credentials_are_a_probe_error(sandbox):
+def test_rejected_credentials_are_a_probe_error(sandbox, tmp_path):
+    call = probe(sandbox, tmp_path)
+    call.client = twilio_client(sandbox.settings, "wrong-token")
     with pytest.raises(ProbeError, match="HTTP 401, error 20003"):
-        SupportLineCall(twilio_client(sandbox.settings, "wrong-token"), sandbox.settings).run(sandbox.settings.lines[0])
+        call.run(sandbox.settings.lines[0])
 
 
-def test_from_number_we_do_not_own_is_a_probe_error(sandbox):
-    settings = sandbox.settings.model_copy(update={"from_number": "+15005550999"})
+def test_from_number_we_do_not_own_is_a_probe_error(sandbox, tmp_path):
     with pytest.raises(ProbeError, match="error 21210"):
-        SupportLineCall(twilio_client(settings, sandbox.token), settings).run(settings.lines[0])
+        probe(sandbox, tmp_path, from_number="+15005550999").run(sandbox.settings.lines[0])
 
 
 @pytest.mark.slow
@@ -69,12 +114,30 @@ def test_unanswered_lines_fail_with_their_status(run_go, fault, status):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fault", ["voice-maintenance-recording", "maintenance"])
-def test_maintenance_recording_fails_the_line(run_go, fault):
-    voice = run_go("--sandbox-fault", fault, checks=("test_voice.py",)).item("voice")
+def test_maintenance_recording_fails_the_line_with_its_recording_as_evidence(run_go, fault):
+    result = run_go("--sandbox-fault", fault, checks=("test_voice.py",))
+    voice = result.item("voice")
     assert (voice["outcome"], voice["grade"]) == ("failed", "P1")
     probe = voice["probes"][0]
     assert probe["expected"] == "the line's normal greeting"
-    assert "the maintenance recording: 'We are currently undergoing system maintenance" in probe["observed"]
+    assert probe["observed"].startswith("the maintenance recording ('undergoing system maintenance')")
+    assert probe["facts"]["heard"]["decision"] == "maintenance"
+    [wav] = [path for path in probe["evidence"] if path.endswith(".wav")]
+    assert read_wav((result.reports / wav).read_bytes()).rate == 8000
+
+
+@pytest.mark.slow
+def test_dead_air_fails_and_an_unclear_line_is_inconclusive(run_go):
+    dead = run_go("--sandbox-fault", "voice-dead-air", checks=("test_voice.py",)).item("voice")
+    assert (dead["outcome"], dead["grade"]) == ("failed", "P1")
+    assert dead["probes"][0]["observed"].startswith("dead air: nothing (dead air); no speech at all")
+    both = run_go("--sandbox-fault", "voice-greeting-then-maintenance", checks=("test_voice.py",)).item("voice")
+    with_greeting, without = both["probes"]      # only the first line expects a greeting
+    assert with_greeting["outcome"] == "inconclusive"
+    assert with_greeting["message"].startswith(
+        "could not verify: could not tell what the line said: something it could not tell apart (heard both "
+        "'thank you for calling' and 'undergoing system maintenance'); greeting +")
+    assert without["outcome"] == "failed" and "no greeting expected, maintenance +" in without["observed"]
 
 
 @pytest.mark.slow
@@ -93,3 +156,31 @@ def test_twilio_auth_is_inconclusive(run_go):
     voice = result.item("voice")
     assert (voice["outcome"], voice["grade"], result.verdict["verdict"]) == ("inconclusive", None, "INCONCLUSIVE")
     assert "Twilio refused the probe's account: HTTP 401, error 20003" in voice["probes"][0]["message"]
+
+
+def test_the_listening_page_plays_the_recording_in_chromium(tmp_path):
+    """Allure shows HTML attachments: the page's player loads the whole recording in a real browser."""
+    from playwright.async_api import async_playwright
+
+    from allclear.allure_report import listening_page
+    from allclear.probes.browser import launch_chromium
+
+    clip = read_wav((Path(__file__).with_name("data") / "voice" / "maintenance.wav").read_bytes())  # μ-law
+    page_file = tmp_path / "listen.html"
+    page_file.write_text(listening_page(clip, "What Main support line said"), encoding="utf-8")
+
+    async def duration() -> float:
+        async with async_playwright() as playwright:
+            browser = await launch_chromium(playwright)
+            try:
+                page = await browser.new_page()
+                await page.goto(page_file.as_uri())
+                return await page.eval_on_selector("audio", """audio => new Promise((done, fail) => {
+                    if (audio.readyState >= 1) return done(audio.duration);
+                    audio.onloadedmetadata = () => done(audio.duration);
+                    audio.onerror = () => fail(new Error("the audio did not load: " + audio.error.code));
+                })""")
+            finally:
+                await browser.close()
+
+    assert asyncio.run(duration()) == pytest.approx(clip.seconds, abs=0.01)

@@ -8,13 +8,16 @@ its report ignores a categories.json in the results.
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
 import uuid
+import wave
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -25,6 +28,7 @@ from allure_commons.model2 import StatusDetails, TestStepResult
 from allclear import __version__
 from allclear.config import Secrets
 from allclear.grading import ProbeResult
+from allclear.probes.audio import Audio
 from allclear.probes.steps import Step
 from allclear.verdict import RunVerdict
 
@@ -46,9 +50,33 @@ ALLURE_VERSION = "3.18.0"
 
 
 def attachment_type(path: Path):
+    """Allure's type for a file, or a MIME type where allure-python has none (a call recording)."""
     return {".png": allure.attachment_type.PNG, ".txt": allure.attachment_type.TEXT,
             ".json": allure.attachment_type.JSON, ".csv": allure.attachment_type.CSV,
-            ".html": allure.attachment_type.HTML}.get(path.suffix.lower())
+            ".html": allure.attachment_type.HTML, ".wav": "audio/wav"}.get(path.suffix.lower())
+
+
+def listening_page(audio: Audio, title: str) -> str:
+    """A page that plays a recording: Allure's report has no audio viewer, but shows HTML.
+
+    The audio is embedded as 16-bit PCM WAV (what every browser plays; a μ-law one is converted).
+    """
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(audio.rate)
+        out.writeframes(audio.samples.tobytes() if sys.byteorder == "little" else _swapped(audio.samples))
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
+            f'<body style="font-family:sans-serif"><p>{html.escape(title)} ({audio.seconds:.1f} s)</p>'
+            f'<audio controls preload="metadata" src="data:audio/wav;base64,{encoded}"></audio></body></html>')
+
+
+def _swapped(samples) -> bytes:
+    copy = samples[:]
+    copy.byteswap()
+    return copy.tobytes()
 
 
 def finish_results(results_dir: Path, verdict: RunVerdict, secrets: Secrets) -> None:

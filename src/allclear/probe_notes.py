@@ -42,7 +42,7 @@ def attach_evidence(node: pytest.Item, reports_dir: Path, path: Path, name: str 
     """Put a file in Allure and list it as the probe's evidence in verdict.json."""
     kind = allure_report.attachment_type(path)
     allure.attach.file(str(path), name=name or path.name, attachment_type=kind,
-                       extension=None if kind else path.suffix.lstrip("."))
+                       extension=None if kind and not isinstance(kind, str) else path.suffix.lstrip("."))
     node.stash.setdefault(EVIDENCE_KEY, []).append(os.path.relpath(path, reports_dir))
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, model_validator
 
 from allclear.config.fields import EnvName, PhoneNumber, Seconds, Section, Url
 from allclear.items import GoItem, Parameter
@@ -15,7 +17,13 @@ class SupportLine(Section):
 
 
 class VoiceCheck(Section):
-    """Twilio places the probe call; only the API base differs between the sandbox and Twilio."""
+    """Twilio places the probe call; only the API base differs between the sandbox and Twilio.
+
+    What the line said is decided from the call's recording: dead air by its loudness, and which
+    phrase it said by `speech_source`: `local` (pocketsphinx here, the default: nothing leaves the
+    machine) or `twilio_transcription` (Twilio's <Record transcribe>, deprecated by Twilio, English
+    only).
+    """
 
     enabled: bool = True
     api_base: Url = "https://api.twilio.com"
@@ -24,17 +32,27 @@ class VoiceCheck(Section):
     from_number: PhoneNumber
     lines: list[SupportLine] = Field(min_length=1)
     ring_timeout_s: int = Field(default=30, ge=5, le=600)     # Twilio `Timeout`: how long it may ring
-    listen_s: int = Field(default=8, ge=1, le=120)            # seconds recorded and transcribed after answer
+    listen_s: int = Field(default=8, ge=2, le=120)            # seconds recorded after answer
+    speech_within_s: Seconds = 4.0                            # no speech by then after answer: dead air
     time_limit_s: int = Field(default=60, ge=10, le=14400)    # Twilio `TimeLimit`: the call can never stay up
     answer_deadline_s: Seconds = 60.0
-    transcription_deadline_s: Seconds = 180.0
+    recording_deadline_s: Seconds = 60.0                      # for the recording to be `completed` after the call
+    transcription_deadline_s: Seconds = 180.0                 # for a Twilio transcript (not for `local`)
     poll_interval_s: Seconds = 1.0
     maintenance_phrases: list[str] = ["undergoing system maintenance", "encountered an error processing"]
+    speech_source: Literal["local", "twilio_transcription"] = "local"
+
+    @model_validator(mode="after")
+    def _speech_fits(self) -> VoiceCheck:
+        if self.speech_within_s >= self.listen_s:
+            raise ValueError(f"speech_within_s ({self.speech_within_s:g}) must be less than listen_s "
+                             f"({self.listen_s}): the recording must hold the moment speech is due")
+        return self
 
 
 def _reproduce(voice: VoiceCheck, probes: str) -> list[str]:
     return [f"From {voice.from_number}, call the affected line(s): {probes}.",
-            f"Listen to the first {voice.listen_s} seconds after it answers.",
+            f"Listen to the first {voice.listen_s} seconds after it answers (the recording is attached).",
             "Expected: the line's normal greeting; not busy, not unanswered, not the maintenance recording."]
 
 

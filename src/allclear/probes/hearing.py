@@ -40,12 +40,15 @@ class PhraseNotSpeakable(ValueError):
 
 @dataclass(frozen=True)
 class Heard:
+    """Scores are a phrase's margin over the decoys, per phone (greeting counts from +75, maintenance +32)."""
+
     decision: str                  # greeting | maintenance | none | silence | unclear
     greeting_score: float | None
     maintenance_score: float | None
     loudness: Loudness
     cpu_s: float
-    source: str = "local recognition (pocketsphinx)"
+    greeting_phrase: str = ""      # the best-scoring phrase of each kind
+    maintenance_phrase: str = ""
 
 
 def words_of(phrase: str) -> str:
@@ -98,7 +101,7 @@ class PhraseSpotter:
         measured = loudness(audio)
         if measured.dead_air:
             return Heard("silence", None, None, measured, round(time.process_time() - started, 3))
-        greeting, maintenance = self._scores(self._to_16k(audio))
+        (greeting, greeting_phrase), (maintenance, maintenance_phrase) = self._scores(self._to_16k(audio))
         if maintenance >= MAINTENANCE_OVER_DECOYS and greeting >= GREETING_OVER_DECOYS:
             decision = "unclear"
         elif maintenance >= MAINTENANCE_OVER_DECOYS:
@@ -108,7 +111,7 @@ class PhraseSpotter:
         else:
             decision = "none"
         return Heard(decision, round(greeting, 1), round(maintenance, 1), measured,
-                     round(time.process_time() - started, 3))
+                     round(time.process_time() - started, 3), greeting_phrase, maintenance_phrase)
 
     def _to_16k(self, audio: Audio) -> bytes:
         if audio.rate == 16000:
@@ -124,13 +127,13 @@ class PhraseSpotter:
         return array.array("h", [max(-32768, min(32767, v + noise[i & 65535]))
                                  for i, v in enumerate(samples)]).tobytes()
 
-    def _scores(self, pcm: bytes) -> tuple[float, float]:
+    def _scores(self, pcm: bytes) -> tuple[tuple[float, str], tuple[float, str]]:
         decoder = self._decoder
         decoder.start_utt()
         decoder.process_raw(pcm, full_utt=True)
         decoder.end_utt()
         logmath = decoder.get_logmath()
-        best = {"greeting": -1e9, "maintenance": -1e9}
+        best = {"greeting": (-1e9, ""), "maintenance": (-1e9, "")}
         decoys: dict[str, float] = {}
         for segment in decoder.seg() or []:             # None when nothing was spotted
             phrase = segment.word.strip()
@@ -139,8 +142,8 @@ class PhraseSpotter:
             if kind == "decoy":
                 decoys[phrase] = max(decoys.get(phrase, -1e9), score)
             else:
-                best[kind] = max(best[kind], score)
+                best[kind] = max(best[kind], (score, phrase))
         count = sum(1 for kind in self._kind.values() if kind == "decoy")
         ordered = sorted([*decoys.values(), *[UNDETECTED] * (count - len(decoys))])
         middle = ordered[len(ordered) // 2] if ordered else 0.0
-        return best["greeting"] - middle, best["maintenance"] - middle
+        return tuple((score - middle, phrase) for score, phrase in (best["greeting"], best["maintenance"]))

@@ -1,27 +1,33 @@
 """The sandbox's voice API: enough of Twilio's REST API (2010-04-01) for the official `twilio` SDK
-to place a probe call to a support line and read back what the line said.
+to place a probe call to a support line and fetch what the line said.
 
-The probe calls a support line from a number its account owns, with inline TwiML
-`<Record transcribe="true"/>`: the line answers with its IVR greeting, which is recorded and then
-transcribed. How a call goes (answered, busy, no answer, failed) is decided when it is placed,
-from the faults switched on then, and laid out as a timeline that every read compares with the
-clock (see voice_resources.py): a fetch shows the status of that moment, and no task outlives the app.
+The probe calls a support line from a number its account owns, with inline TwiML `<Record/>`: the
+line answers and plays real speech (ivr.py: its greeting, the vendor's maintenance recording, dead
+air...), which is recorded; the recording's WAV is served as Twilio serves media (HTTP auth, then a
+redirect to a short-lived signed URL), and transcribed when the TwiML asks. How a call goes
+(answered, busy, no answer, failed) and what the line plays are decided when it is placed, from the
+faults switched on then, and laid out as a timeline that every read compares with the clock (see
+voice_resources.py): a fetch shows the status of that moment, and no task outlives the app.
 """
 
 from __future__ import annotations
 
+import array
 import base64
 import binascii
 import hashlib
+import hmac
 import re
 import secrets
 import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
+from urllib.parse import urlencode
 from xml.etree import ElementTree
 
 from aiohttp import web
 
+from allclear.sandbox import ivr
 from allclear.sandbox.faults import Switchboard
 from allclear.sandbox.parts import FaultKinds, PartSetup
 from allclear.sandbox.platform import STATE
@@ -31,14 +37,22 @@ FAULTS: FaultKinds = {
     "voice-busy": (None, "every support line is busy"),
     "voice-no-answer": (None, "no support line answers"),
     "voice-maintenance-recording": (None, "support lines answer with the maintenance recording"),
+    "voice-error-recording": (None, "support lines answer with the vendor's \"error processing the call\" message"),
+    "voice-dead-air": (None, "support lines answer and say nothing"),
+    "voice-greeting-then-maintenance": (None, "the greeting, then the maintenance recording (can't be told apart: "
+                                              "inconclusive)"),
+    "voice-noise-after-greeting": (None, "the greeting, then hold music and line noise (a healthy line: passes)"),
+    "voice-second-voice": (None, "the greeting in another voice (a healthy line: passes)"),
     "voice-line-busy": (int, "only support line N (1-based, in target order) is busy"),
     "twilio-auth": (None, "the voice API rejects the probe's Twilio credentials"),
 }
 ORDER = 40
-STAYS_UP_IN_MAINTENANCE = ("/2010-04-01",)     # Twilio's API, not the vendor's
+MEDIA = "/_twilio-media/recordings"             # where a recording's signed media URL points
+STAYS_UP_IN_MAINTENANCE = ("/2010-04-01", MEDIA)     # Twilio's API and media, not the vendor's
 GREETING = "Thank you for calling Sandbox Support. Your call may be recorded."
-MAINTENANCE_TEXT = ("We are currently undergoing system maintenance. We encountered an error processing "
-                    "your call. Please try again later.")
+MAINTENANCE_TEXT = "We are currently undergoing system maintenance. Please try again later."
+ERROR_TEXT = "We have encountered an error processing the call. Please call back later."
+MEDIA_URL_TTL_S = 4 * 3600      # Twilio's signed media URLs last four hours
 # The form parameters the sandbox reads, spelled as in Twilio's spec (the tests hold them to it).
 CREATE_PARAMS = ("To", "From", "Url", "Twiml", "ApplicationSid", "Timeout", "TimeLimit", "Record")
 UPDATE_PARAMS = ("Status",)
@@ -57,25 +71,41 @@ class RecordVerb(NamedTuple):
     transcribe: bool
 
 
+class LinePlays(NamedTuple):
+    """What a line plays when it answers: words in a voice (None: dead air), then quiet or music."""
+
+    text: str | None
+    voice: ivr.Voice = ivr.MAIN_VOICE
+    after: str = "quiet"
+
+    def audio(self, at_least_s: float) -> array.array:
+        return ivr.line_plays(ivr.spoken(self.text, self.voice) if self.text else None, self.after, at_least_s)
+
+
 @dataclass
 class VoiceState:
     """Twilio as the probe sees it: one account, the numbers it owns, the support lines it calls.
 
     `support_lines` keep the target's order: fault `voice-line-busy:N` makes line N (1-based) busy.
-    The timing knobs keep a healthy probe call to about two seconds, transcription included.
-    Calls hold their recordings, and recordings their transcription.
+    The timing knobs keep a healthy probe call to a few seconds: the line's speech is the longest
+    part. Calls hold their recordings, and recordings their audio and transcription.
     """
 
     account_sid: str = field(default_factory=new_account_sid)
     auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    media_key: bytes = field(default_factory=lambda: secrets.token_bytes(16))  # signs media URLs
     owned_numbers: list[str] = field(default_factory=lambda: ["+15005550006"])
     support_lines: list[str] = field(default_factory=lambda: ["+14155550100", "+14155550101"])
     greeting: str = GREETING
     maintenance_text: str = MAINTENANCE_TEXT
+    error_text: str = ERROR_TEXT
+    greeting_then_maintenance: str = f"Thank you for calling. {MAINTENANCE_TEXT}"   # said within 5 s
+    voice: ivr.Voice = ivr.MAIN_VOICE
     queue_s: float = 0.1  # queued before it dials
     ring_s: float = 0.5  # ringing before a line answers (or is busy)
     no_answer_s: float = 2.0  # ringing before giving up, if Timeout is longer
-    speech_s: float = 1.0  # how long the line speaks after answering
+    dead_air_s: float = 6.0  # how long a line that says nothing stays up, unless Record ends first
+    twiml_s: float = 1.0  # how long TwiML without <Record> keeps an answered call up (not simulated)
     processing_s: float = 0.25  # from the end of a recording to its `completed`
     transcribe_s: float = 0.5  # from a completed recording to its completed transcription
     calls: dict[str, Call] = field(default_factory=dict)
@@ -96,10 +126,13 @@ class VoiceState:
 
     def place(self, to: str, from_: str, twiml: str | None, timeout: int, time_limit: int, record: bool,
               faults: Switchboard) -> Call:
-        """Lay out a new call's timeline from the faults switched on now."""
+        """Lay out a new call's timeline from the faults switched on now (what the line plays is made
+        first, so that making it does not eat into the call's first seconds)."""
+        outcome, plays = self._route(to, faults)
+        verb = record_verb(twiml or "")
+        audio = plays.audio(at_least_s=min(verb.max_length_s, self.dead_air_s)) if verb else ivr.quiet(0)
         now = time.time()
         dialed = now + self.queue_s
-        outcome, spoken = self._route(to, faults)
         call = Call(sid=new_sid("CA"), account_sid=self.account_sid, to=to, from_=from_,
                     phone_number_sid="PN" + hashlib.sha256(from_.encode()).hexdigest()[:32],
                     created=now, dialed=dialed, answered=None, ended=dialed, final=outcome)
@@ -109,36 +142,49 @@ class VoiceState:
             call.ended = dialed + min(timeout, self.no_answer_s)
         elif outcome == "completed":
             call.answered = answered = dialed + self.ring_s
-            verb = record_verb(twiml or "")
-            talk = min(verb.max_length_s, self.speech_s) if verb else self.speech_s
+            # <Record> listens until maxLength or the line goes quiet; other TwiML is over in `twiml_s`.
+            talk = min(verb.max_length_s, len(audio) / ivr.RATE) if verb else self.twiml_s
             call.ended = answered + min(talk, time_limit)
+            transcript = (plays.text or "") if verb and verb.transcribe else None
             if verb:
-                call.recordings.append(self._new_recording(call, "RecordVerb", spoken if verb.transcribe else None))
+                call.recordings.append(self._new_recording(call, "RecordVerb", audio, transcript))
             if record:
-                call.recordings.append(self._new_recording(call, "OutboundAPI", None))
+                call.recordings.append(self._new_recording(call, "OutboundAPI", audio, None))
         self.calls[call.sid] = call
         return call
 
-    def _route(self, to: str, faults: Switchboard) -> tuple[str, str]:
-        """What happens when `to` is dialled: the outcome, and what the line says if it answers."""
+    def _route(self, to: str, faults: Switchboard) -> tuple[str, LinePlays]:
+        """What happens when `to` is dialled: the outcome, and what the line plays if it answers."""
         if to not in self.support_lines:
-            return "failed", ""
+            return "failed", LinePlays(None)
         line = self.support_lines.index(to) + 1
         if faults.active("voice-busy") or (faults.active("voice-line-busy")
                                             and int(faults.arg("voice-line-busy")) == line):
-            return "busy", ""
+            return "busy", LinePlays(None)
         if faults.active("voice-no-answer"):
-            return "no-answer", ""
+            return "no-answer", LinePlays(None)
         # During the vendor's maintenance its lines play the maintenance recording.
         if faults.active("voice-maintenance-recording") or faults.active("maintenance"):
-            return "completed", self.maintenance_text
-        return "completed", self.greeting
+            return "completed", LinePlays(self.maintenance_text, self.voice)
+        if faults.active("voice-error-recording"):
+            return "completed", LinePlays(self.error_text, self.voice)
+        if faults.active("voice-greeting-then-maintenance"):
+            return "completed", LinePlays(self.greeting_then_maintenance, self.voice)
+        if faults.active("voice-dead-air"):
+            return "completed", LinePlays(None)
+        if faults.active("voice-second-voice"):
+            return "completed", LinePlays(self.greeting, ivr.SECOND_VOICE)
+        after = "music" if faults.active("voice-noise-after-greeting") else "quiet"
+        return "completed", LinePlays(self.greeting, self.voice, after)
 
-    def _new_recording(self, call: Call, source: str, transcript: str | None) -> Recording:
+    def _new_recording(self, call: Call, source: str, audio: array.array, transcript: str | None) -> Recording:
         assert call.answered is not None
         return Recording(sid=new_sid("RE"), account_sid=call.account_sid, call_sid=call.sid, source=source,
                          started=call.answered, ended=call.ended, processing_s=self.processing_s,
-                         transcript=transcript, transcribe_s=self.transcribe_s)
+                         transcript=transcript, transcribe_s=self.transcribe_s, audio=audio)
+
+    def media_signature(self, sid: str, expires: int) -> str:
+        return hmac.new(self.media_key, f"{sid}:{expires}".encode(), hashlib.sha256).hexdigest()
 
 
 VOICE: web.AppKey[VoiceState] = web.AppKey("voice_state", VoiceState)
@@ -252,6 +298,31 @@ async def fetch_recording(request: web.Request, voice: VoiceState) -> web.Respon
     return web.json_response(_find_recording(request, voice, now).to_json(now))
 
 
+async def redirect_to_media(request: web.Request, voice: VoiceState) -> web.Response:
+    """`GET …/Recordings/{Sid}` or `.wav`: a completed recording's WAV, as Twilio serves it to an
+    authenticated request: a redirect to a signed URL that needs no credentials and expires."""
+    now = time.time()
+    recording = _find_recording(request, voice, now)
+    if now < recording.completed:
+        raise _not_found(request)
+    expires = int(now) + MEDIA_URL_TTL_S
+    signature = voice.media_signature(recording.sid, expires)
+    raise web.HTTPFound(f"{MEDIA}/{recording.sid}.wav?{urlencode({'Expires': expires, 'Signature': signature})}")
+
+
+async def serve_media(request: web.Request) -> web.Response:
+    """The signed media URL: no Authorization header, only the signature and its expiry."""
+    voice, now, sid = request.app[VOICE], time.time(), request.match_info["sid"]
+    expires = int_param(request.query.get("Expires"), 0)
+    if expires < now or not hmac.compare_digest(request.query.get("Signature", ""),
+                                                voice.media_signature(sid, expires)):
+        return web.Response(status=403, text="AccessDenied: the signature is wrong or has expired")
+    found = [r for r in voice.recordings(now) if r.sid == sid]
+    if not found:
+        return web.Response(status=404, text="NoSuchKey")
+    return web.Response(body=found[0].media(), content_type="audio/x-wav")
+
+
 async def list_call_recordings(request: web.Request, voice: VoiceState) -> web.Response:
     call, now = _call(request, voice, "call_sid"), time.time()
     made = [r.to_json(now, under_call=True) for r in voice.recordings(now) if r.call_sid == call.sid]
@@ -311,6 +382,8 @@ def add_routes(app: web.Application) -> None:
         ("GET", "/Calls/{call_sid}/Recordings.json", list_call_recordings),
         ("GET", "/Calls/{call_sid}/Recordings/{sid}.json", fetch_call_recording),
         ("GET", "/Recordings.json", list_recordings), ("GET", "/Recordings/{sid}.json", fetch_recording),
+        ("GET", r"/Recordings/{sid:RE\w+}.wav", redirect_to_media),
+        ("GET", r"/Recordings/{sid:RE\w+}", redirect_to_media),
         ("GET", "/Recordings/{recording_sid}/Transcriptions.json", list_recording_transcriptions),
         ("GET", "/Recordings/{recording_sid}/Transcriptions/{sid}.json", fetch_transcription),
         ("GET", "/Transcriptions.json", list_transcriptions),
@@ -319,3 +392,4 @@ def add_routes(app: web.Application) -> None:
     ]
     for method, path, handler in routes:
         app.router.add_route(method, account + path, _endpoint(handler))
+    app.router.add_get(MEDIA + "/{sid}.wav", serve_media)

@@ -8,6 +8,7 @@ that moment and nothing has to run in the background.
 
 from __future__ import annotations
 
+import array
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -15,6 +16,8 @@ from email.utils import format_datetime
 from urllib.parse import urlencode
 
 from aiohttp import web
+
+from allclear.sandbox.ivr import RATE, ulaw_wav
 
 API_VERSION = "2010-04-01"
 # Twilio still stamps transcriptions with the old API version: every example in its spec does.
@@ -78,9 +81,14 @@ class Recording:
     started: float
     ended: float
     processing_s: float  # from the end of the recording to `completed`
-    transcript: str | None = None  # what the line said; None when no transcription was asked for
+    transcript: str | None = None  # what the line said ("" for nothing); None when no transcription was asked for
     transcribe_s: float = 0.0  # from the recording's completion to the transcription's
     transcription_sid: str = field(default_factory=lambda: new_sid("TR"))
+    audio: array.array = field(default_factory=lambda: array.array("h"))  # what the line played from answer on
+
+    def media(self) -> bytes:
+        """The recording's WAV: the line's audio from `started` to `ended` (μ-law, 8 kHz)."""
+        return ulaw_wav(self.audio[: int((self.ended - self.started) * RATE)])
 
     @property
     def completed(self) -> float:
@@ -125,8 +133,8 @@ class Recording:
             "date_updated": rfc2822(self.completed + self.transcribe_s if done else self.completed),
             "duration": seconds(self.ended - self.started), "price": None, "price_unit": "USD",
             "recording_sid": self.sid, "sid": self.transcription_sid,
-            "status": "completed" if done else "in-progress",
-            "transcription_text": self.transcript if done else None, "type": "fast",
+            "status": ("completed" if self.transcript else "failed") if done else "in-progress",
+            "transcription_text": (self.transcript or None) if done else None, "type": "fast",
             "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Transcriptions/{self.transcription_sid}.json",
         }
 
