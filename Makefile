@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: setup go test test-long bench sandbox clean
+.PHONY: setup go test test-long bench bench-voice sandbox clean
 .DEFAULT_GOAL := go
 
 setup: $(VENV)/.installed $(VENV)/.browser $(VENV)/.speech .tools/allure/.installed
@@ -45,6 +45,11 @@ test-long: setup
 # memory; ARGS=--write records them in benchmarks/RESULTS.md. A few minutes; not part of make test.
 bench: setup
 	$(BIN)/python benchmarks/time_to_verdict.py $(ARGS)
+
+# The voice item's recognizer on a few hundred generated calls: its confusion table and time per call;
+# ARGS=--write records them in benchmarks/RESULTS.md. About two minutes on one core.
+bench-voice: setup
+	$(BIN)/python benchmarks/voice_recognition.py $(ARGS)
 
 sandbox: setup
 	$(BIN)/allclear sandbox $(ARGS)

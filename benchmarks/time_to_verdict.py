@@ -29,8 +29,11 @@ from pathlib import Path
 
 import tomli_w
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results import write_section  # noqa: E402 - beside this script, which is not a package
+
 ROOT = Path(__file__).resolve().parents[1]
-ITEMS = ("login", "reporting_api", "status_page", "voice", "email", "dns", "chat_widget", "help_center")
+ITEMS = ("login", "reporting_api", "status_page", "voice", "email", "sms", "dns", "chat_widget", "help_center")
 
 
 @dataclass
@@ -145,7 +148,7 @@ def main() -> None:
     table = render(runs, full, slowest, sequential, ratio, alone)
     print(table)
     if options.write:
-        (ROOT / "benchmarks" / "RESULTS.md").write_text(table, encoding="utf-8")
+        write_section("time-to-verdict", table)
 
 
 def render(runs: list[Run], full: Run, slowest: Run, sequential: Run, ratio: float, alone: dict[str, Run]) -> str:
@@ -160,7 +163,7 @@ def render(runs: list[Run], full: Run, slowest: Run, sequential: Run, ratio: flo
         ("concurrent vs --sequential (10 agents)", f"{sequential.seconds / full.seconds:.1f}x faster", "", True),
     ]
     lines = [
-        "# Benchmark results",
+        "## Time to verdict, scale and memory",
         "",
         f"`make bench` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC: {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, {platform.system()} {platform.release()}; the sandbox on loopback.",

@@ -21,7 +21,7 @@ def test_healthy_sandbox_is_go_with_html_report(run_go, tmp_path):
     assert verdict["verdict"] == "GO" and verdict["grade"] is None
     assert {i["item"]: i["outcome"] for i in verdict["items"]} == {
         "login": "passed", "reporting_api": "passed", "status_page": "passed", "dns": "passed",
-        "email": "passed", "voice": "passed", "chat_widget": "passed", "help_center": "passed"}
+        "email": "passed", "sms": "passed", "voice": "passed", "chat_widget": "passed", "help_center": "passed"}
     assert result.item("login")["probes_run"] == 10
     assert verdict["window_end_source"].startswith("status page")
     assert "Go checklist: GO" in result.output and "HTML report:" in result.output

@@ -33,7 +33,7 @@ def test_each_item_with_settings_is_a_table_of_the_target_and_may_have_retries()
 
 def test_grading_defaults_come_from_the_declarations_and_match_severity_md():
     grading = Grading()
-    assert sorted(grading.core_items) == ["chat_widget", "email", "login", "voice"]
+    assert sorted(grading.core_items) == ["chat_widget", "email", "login", "sms", "voice"]
     assert grading.caps == {"help_center": "P2", "reporting_api": "P2", "dns": "P2", "status_page": "P4"}
 
 

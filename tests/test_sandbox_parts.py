@@ -21,6 +21,7 @@ TODAYS_FAULTS = [
     "reports-503", "reports-flaky", "reports-401", "reports-slow", "reports-silent",
     "email-no-conversation", "conversation-slow", "api-429",
     "statuspage-in-progress",
+    "sms-maintenance-reply", "sms-not-routed", "sms-undelivered",
     "voice-busy", "voice-no-answer", "voice-maintenance-recording", "voice-error-recording", "voice-dead-air",
     "voice-greeting-then-maintenance", "voice-noise-after-greeting", "voice-second-voice", "voice-line-busy",
     "twilio-auth",
@@ -37,11 +38,11 @@ from aiohttp import web
 
 from allclear.sandbox.platform import STATE
 
-FAULTS = {"sms-undelivered": (None, "no text message reaches the support number")}
+FAULTS = {"fax-undelivered": (None, "no text message reaches the support number")}
 
 
 async def inbox(request: web.Request) -> web.Response:
-    delivered = [] if request.app[STATE].faults.active("sms-undelivered") else ["Thanks for texting us"]
+    delivered = [] if request.app[STATE].faults.active("fax-undelivered") else ["Thanks for texting us"]
     return web.json_response({"messages": delivered})
 
 
@@ -62,16 +63,16 @@ def test_the_parts_declare_todays_faults_in_todays_order():
 
 
 def test_a_fault_declared_by_two_parts_is_refused_naming_both():
-    first = part("sms", {"sms-undelivered": (None, "no text message arrives")})
-    second = part("sms_gateway", {"sms-undelivered": (None, "the gateway drops every text")})
-    both = r"'sms-undelivered' is declared by two parts: allclear\.sandbox\.sms and allclear\.sandbox\.sms_gateway"
+    first = part("sms", {"fax-undelivered": (None, "no text message arrives")})
+    second = part("sms_gateway", {"fax-undelivered": (None, "the gateway drops every text")})
+    both = r"'fax-undelivered' is declared by two parts: allclear\.sandbox\.sms and allclear\.sandbox\.sms_gateway"
     with pytest.raises(PartConflict, match=both):
         lineup([first, second])
 
 
 def test_a_part_without_an_order_comes_after_todays():
-    parts = lineup([*discover().modules, part("aaa_first_by_name", {"sms-undelivered": (None, "")})])
-    assert list(parts.faults)[-1] == "sms-undelivered"
+    parts = lineup([*discover().modules, part("aaa_first_by_name", {"fax-undelivered": (None, "")})])
+    assert list(parts.faults)[-1] == "fax-undelivered"
 
 
 @pytest.fixture
@@ -88,14 +89,14 @@ def test_a_new_part_module_is_served_and_its_fault_switched(throwaway_part):
     with Sandbox(read_sandbox_template(SANDBOX_TOML), environ={}) as sandbox, \
             httpx.Client(base_url=sandbox.url) as http:
         assert http.get("/sms/inbox").json() == {"messages": ["Thanks for texting us"]}
-        switched = http.post("/_sandbox/faults", json={"faults": ["sms-undelivered", "reports-503"]})
+        switched = http.post("/_sandbox/faults", json={"faults": ["fax-undelivered", "reports-503"]})
         assert switched.status_code == 200, switched.text
-        assert switched.json() == {"faults": ["sms-undelivered", "reports-503"]}
+        assert switched.json() == {"faults": ["fax-undelivered", "reports-503"]}
         assert http.get("/sms/inbox").json() == {"messages": []}
         assert http.get("/login").status_code == 200
 
 
 def test_a_new_part_fault_can_be_on_from_the_start(throwaway_part):
-    with Sandbox(read_sandbox_template(SANDBOX_TOML), faults=["sms-undelivered"], environ={}) as sandbox:
+    with Sandbox(read_sandbox_template(SANDBOX_TOML), faults=["fax-undelivered"], environ={}) as sandbox:
         assert httpx.get(f"{sandbox.url}/sms/inbox").json() == {"messages": []}
-    assert parse_fault("sms-undelivered", sandbox.parts.faults).name == "sms-undelivered"
+    assert parse_fault("fax-undelivered", sandbox.parts.faults).name == "fax-undelivered"

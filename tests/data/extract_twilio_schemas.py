@@ -1,4 +1,5 @@
-"""Extract from Twilio's OpenAPI spec what tests/test_sandbox_voice.py holds the sandbox's voice API to.
+"""Extract from Twilio's OpenAPI spec what tests/test_sandbox_voice.py and test_sandbox_messages.py hold
+the sandbox's voice and Messages APIs to.
 
 The full spec (1.8 MB) lives outside the repository, at <repo>/../shared/specs/twilio_api_v2010.json,
 and a fresh clone may not have it; the extract is committed beside this script so the tests always
@@ -36,6 +37,9 @@ OPERATIONS = {
     "FetchTranscription": ("/Transcriptions/{Sid}.json", "get", "200"),
     "ListRecordingTranscription": ("/Recordings/{RecordingSid}/Transcriptions.json", "get", "200"),
     "FetchRecordingTranscription": ("/Recordings/{RecordingSid}/Transcriptions/{Sid}.json", "get", "200"),
+    "CreateMessage": ("/Messages.json", "post", "201"),
+    "ListMessage": ("/Messages.json", "get", "200"),
+    "FetchMessage": ("/Messages/{Sid}.json", "get", "200"),
 }
 REF_PREFIX = "#/components/schemas/"
 

@@ -12,10 +12,50 @@ unset when pointing the SDK at the sandbox.
 
 from __future__ import annotations
 
+import json
+from typing import Protocol
+
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
+from twilio.rest import Client
+
+from allclear.probes.errors import ProbeError
 
 TWILIO_API = "https://api.twilio.com"
+
+
+class TwilioAccountError(ProbeError):
+    """Twilio refused the probe's own account or number: nothing was placed or sent."""
+
+
+def refused_account(exc: TwilioException) -> TwilioAccountError | None:
+    """Twilio saying no to our credentials (401/403), from a REST error or a list page's "Unable to fetch page"."""
+    if isinstance(exc, TwilioRestException):
+        status, code, words = exc.status, exc.code, exc.msg
+    else:
+        response = exc.args[1] if len(exc.args) > 1 and hasattr(exc.args[1], "status_code") else None
+        if response is None:
+            return None
+        try:
+            body = json.loads(response.text)
+        except (ValueError, TypeError):
+            body = {}
+        status, code, words = response.status_code, body.get("code"), body.get("message", "")
+    if status not in (401, 403):
+        return None
+    return TwilioAccountError(f"Twilio refused the probe's account: HTTP {status}, error {code}: {words}")
+
+
+class TwilioSettings(Protocol):
+    api_base: str
+    account_sid: str
+
+
+def twilio_client(settings: TwilioSettings, auth_token: str) -> Client:
+    """The official SDK's client for the target's account; rebased when `api_base` is not Twilio's."""
+    rebased = None if settings.api_base.rstrip("/") == TWILIO_API else RebasedHttpClient(settings.api_base)
+    return Client(settings.account_sid, auth_token, http_client=rebased)
 
 
 class RebasedHttpClient(TwilioHttpClient):

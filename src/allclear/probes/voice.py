@@ -24,18 +24,13 @@ from allclear.probes.audio import AudioUnreadable, loudness, read_wav
 from allclear.probes.errors import ProbeError, ServiceUnreachable, one_line
 from allclear.probes.speech import Hearing, SpeechSource, decide, speech_source
 from allclear.probes.steps import StepLog
-from allclear.probes.twilio_client import RebasedHttpClient
+from allclear.probes.twilio_client import TwilioAccountError, refused_account, twilio_client  # noqa: F401
 
-TWILIO_API = "https://api.twilio.com"
 ENDED = ("completed", "busy", "no-answer", "failed", "canceled")
 RECORDING_DONE = ("completed", "absent", "failed", "deleted")
 # Errors about our Twilio account, not the support line: authentication, account suspended,
 # test credentials, From not owned or not verified, trial accounts calling unverified numbers.
 OUR_SIDE_CODES = {20003, 20005, 20008, 21210, 21212, 21214, 21219}
-
-
-class TwilioAccountError(ProbeError):
-    """Twilio refused the probe's own account or number; the call was never placed."""
 
 
 @dataclass
@@ -56,11 +51,6 @@ class CallObservation:
     hung_up_by_probe: bool = False
     problem: str = ""
     steps: StepLog = field(default_factory=StepLog)
-
-
-def twilio_client(settings: VoiceCheck, auth_token: str) -> Client:
-    rebased = None if settings.api_base.rstrip("/") == TWILIO_API else RebasedHttpClient(settings.api_base)
-    return Client(settings.account_sid, auth_token, http_client=rebased)
 
 
 class SupportLineCall:
@@ -110,7 +100,8 @@ class SupportLineCall:
                 with seen.steps(f"Record what the line says ({s.listen_s} s after answer)"):
                     self._until_recorded(seen)
         except TwilioException as exc:
-            raise ProbeError(f"Twilio API error while following {seen.call_sid}: {exc}") from None
+            raise refused_account(exc) or ProbeError(f"Twilio API error while following {seen.call_sid}: "
+                                                     f"{exc}") from None
         finally:
             with seen.steps("Hang up"):
                 self._hang_up(seen)

@@ -61,9 +61,9 @@ def spoken(text: str, voice: Voice = MAIN_VOICE) -> array.array:
     return samples
 
 
-def quiet(seconds: float, seed: int = 1) -> array.array:
-    """A line with nothing on it but its hiss."""
-    rng, sigma = random.Random(seed), 32768 * 10 ** (NOISE_DBFS / 20)
+def quiet(seconds: float, seed: int = 1, dbfs: float = NOISE_DBFS) -> array.array:
+    """A line with nothing on it but its hiss (`dbfs` loud)."""
+    rng, sigma = random.Random(seed), 32768 * 10 ** (dbfs / 20)
     return array.array("h", [int(rng.gauss(0, sigma)) for _ in range(int(seconds * RATE))])
 
 
@@ -78,6 +78,15 @@ def hold_music(seconds: float) -> array.array:
                    for n in range(int(note_s * RATE)))
     hiss = quiet(seconds, seed=7)
     return array.array("h", [max(-32768, min(32767, a + 4 * b)) for a, b in zip(out, hiss, strict=False)])
+
+
+def mixed(first: array.array, second: array.array) -> array.array:
+    """Two signals at once (the shorter one padded with nothing)."""
+    longer, shorter = (first, second) if len(first) >= len(second) else (second, first)
+    out = array.array("h", longer)
+    for index, value in enumerate(shorter):
+        out[index] = max(-32768, min(32767, out[index] + value))
+    return out
 
 
 def line_plays(speech: array.array | None, after: str = "quiet", at_least_s: float = 0.0) -> array.array:

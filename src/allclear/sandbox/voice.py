@@ -206,7 +206,7 @@ def record_verb(twiml: str) -> RecordVerb | None:
     return RecordVerb(float(max_length), verb.get("transcribe", "").lower() == "true")
 
 
-def _endpoint(handler):
+def twilio_endpoint(handler):
     """Twilio's checks before any handler: HTTP Basic auth as the account, and the URL names that account."""
 
     async def guarded(request: web.Request) -> web.Response:
@@ -365,12 +365,19 @@ async def unknown_resource(request: web.Request, voice: VoiceState) -> web.Respo
 
 
 def setup(app: web.Application, sandbox: PartSetup) -> None:
-    """The target's Twilio account, its caller number and support lines (a default account if it has none)."""
-    lines = sandbox.target.voice if sandbox.target.voice and sandbox.target.voice.enabled else None
-    app[VOICE] = VoiceState(
-        account_sid=lines.account_sid, auth_token=sandbox.secret(lines.auth_token_env),
-        owned_numbers=[lines.from_number], support_lines=[line.number for line in lines.lines],
-    ) if lines else VoiceState()
+    """The target's Twilio account (its voice table's, else its SMS table's), the numbers it owns and
+    the support lines it calls; a default account if the target has neither."""
+    target = sandbox.target
+    lines = target.voice if target.voice and target.voice.enabled else None
+    texts = target.sms if target.sms and target.sms.enabled else None
+    account = lines or texts
+    if account is None:
+        app[VOICE] = VoiceState()
+        return
+    owned = [number for number in (lines and lines.from_number, texts and texts.from_number) if number]
+    app[VOICE] = VoiceState(account_sid=account.account_sid, auth_token=sandbox.secret(account.auth_token_env),
+                            owned_numbers=list(dict.fromkeys(owned)),
+                            support_lines=[line.number for line in lines.lines] if lines else [])
 
 
 def add_routes(app: web.Application) -> None:
@@ -391,5 +398,5 @@ def add_routes(app: web.Application) -> None:
         ("*", "/{rest:.*}", unknown_resource),
     ]
     for method, path, handler in routes:
-        app.router.add_route(method, account + path, _endpoint(handler))
+        app.router.add_route(method, account + path, twilio_endpoint(handler))
     app.router.add_get(MEDIA + "/{sid}.wav", serve_media)
