@@ -189,6 +189,7 @@ def test_a_probe_call_lasts_as_long_as_it_records_and_the_greeting_fits_the_sand
 def test_rebased_client_rewrites_only_the_twilio_api_prefix():
     client = RebasedHttpClient("http://127.0.0.1:1234/")
     assert client.rebase("https://api.twilio.com/2010-04-01/Accounts.json") == "http://127.0.0.1:1234/2010-04-01/Accounts.json"
+    assert client.rebase("https://intelligence.twilio.com/v2/Transcripts") == "http://127.0.0.1:1234/v2/Transcripts"
     for other in ("https://api.twilio.com.example.org/x", "https://api.dublin.ie1.twilio.com/x", "https://video.twilio.com/x"):
         assert client.rebase(other) == other
 

@@ -11,6 +11,7 @@ from allclear.probes.audio import read_wav
 from allclear.probes.errors import ProbeError
 from allclear.probes.voice import SupportLineCall, twilio_client
 from allclear.sandbox import Sandbox, parse_fault
+from allclear.sandbox.intelligence import INTELLIGENCE
 from tests.conftest import SANDBOX_TOML, write_target
 
 
@@ -65,6 +66,24 @@ def test_a_line_heard_through_twilios_transcription(sandbox, tmp_path):
     heard = call.run(sandbox.settings.lines[0]).hearing
     assert (heard.decision, heard.source) == ("maintenance", "Twilio's transcription")
     assert heard.said.startswith("We are currently undergoing system maintenance")
+
+
+def test_a_line_heard_through_conversational_intelligence(sandbox, tmp_path):
+    [service] = sandbox.app[INTELLIGENCE].services
+    for fault, decision in (("voice-error-recording", "maintenance"), (None, "greeting")):
+        call = probe(sandbox, tmp_path, fault, speech_source="conversational_intelligence",
+                     intelligence_service_sid=service)
+        assert "transcribe" not in call.twiml()
+        heard = call.run(sandbox.settings.lines[0]).hearing
+        assert heard.decision == decision and heard.source.startswith("Twilio Conversational Intelligence (GT")
+    assert heard.said == "Thank you for calling Sandbox Support. Your call may be recorded."
+
+
+def test_an_intelligence_service_that_is_not_there_is_inconclusive(sandbox, tmp_path):
+    call = probe(sandbox, tmp_path, speech_source="conversational_intelligence",
+                 intelligence_service_sid="GA" + "0" * 32)
+    with pytest.raises(ProbeError, match=r"would not transcribe RE\w+ with service GA0+: HTTP 404, error 20404"):
+        call.run(sandbox.settings.lines[0])
 
 
 def test_dead_air_is_decided_by_loudness_whatever_the_source(sandbox, tmp_path):

@@ -21,8 +21,9 @@ class VoiceCheck(Section):
 
     What the line said is decided from the call's recording: dead air by its loudness, and which
     phrase it said by `speech_source`: `local` (pocketsphinx here, the default: nothing leaves the
-    machine) or `twilio_transcription` (Twilio's <Record transcribe>, deprecated by Twilio, English
-    only).
+    machine), `twilio_transcription` (Twilio's <Record transcribe>, deprecated by Twilio, English
+    only) or `conversational_intelligence` (a Twilio Conversational Intelligence service of yours,
+    `intelligence_service_sid`, transcribes the recording; polled, no webhook).
     """
 
     enabled: bool = True
@@ -40,13 +41,17 @@ class VoiceCheck(Section):
     transcription_deadline_s: Seconds = 180.0                 # for a Twilio transcript (not for `local`)
     poll_interval_s: Seconds = 1.0
     maintenance_phrases: list[str] = ["undergoing system maintenance", "encountered an error processing"]
-    speech_source: Literal["local", "twilio_transcription"] = "local"
+    speech_source: Literal["local", "twilio_transcription", "conversational_intelligence"] = "local"
+    intelligence_service_sid: str = Field(default="", pattern=r"^(GA[0-9a-fA-F]{32})?$")
 
     @model_validator(mode="after")
     def _speech_fits(self) -> VoiceCheck:
         if self.speech_within_s >= self.listen_s:
             raise ValueError(f"speech_within_s ({self.speech_within_s:g}) must be less than listen_s "
                              f"({self.listen_s}): the recording must hold the moment speech is due")
+        if self.speech_source == "conversational_intelligence" and not self.intelligence_service_sid:
+            raise ValueError("speech_source = \"conversational_intelligence\" needs intelligence_service_sid "
+                             "(the GA… SID of your Conversational Intelligence service)")
         return self
 
 

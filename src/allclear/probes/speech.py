@@ -3,7 +3,8 @@
 Dead air is decided first, from the audio's loudness alone: a line that answered and said nothing
 within `speech_within_s`. Otherwise a speech source decides: `local` spots the configured phrases
 with pocketsphinx on this machine (the default); `twilio_transcription` reads Twilio's transcript
-of the recording and looks for the phrases in it. Either way the decision is one of:
+of the recording and `conversational_intelligence` has the target's Conversational Intelligence
+service transcribe it, and each looks for the phrases in the text. Either way the decision is one of:
 
 - greeting: the line's expected greeting was heard;
 - maintenance: a maintenance phrase was heard (this wins over the greeting: it must never pass);
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from allclear.items.voice import SupportLine, VoiceCheck
@@ -27,6 +29,7 @@ from allclear.probes.audio import Audio, Loudness, loudness
 from allclear.probes.errors import ProbeError
 from allclear.probes.hearing import GREETING_OVER_DECOYS, MAINTENANCE_OVER_DECOYS, PhraseNotSpeakable, PhraseSpotter
 from allclear.probes.maintenance import shows_maintenance
+from allclear.probes.twilio_client import TwilioAccountError
 
 
 class CouldNotTell(ProbeError):
@@ -133,6 +136,42 @@ class TwilioTranscription:
         return Hearing("unclear", "", f"no transcript within {self.settings.transcription_deadline_s:g} s", self.name)
 
 
+class ConversationalIntelligence:
+    """A transcript of the recording by the target's Twilio Conversational Intelligence service:
+    created from the recording's SID, polled until it is done (no webhook), its sentences read."""
+
+    name = "Twilio Conversational Intelligence"
+    DONE = ("completed", "failed", "canceled")
+
+    def __init__(self, client: Client, settings: VoiceCheck, sleep: Callable[[float], None] = time.sleep):
+        self.client, self.settings, self.sleep = client, settings, sleep
+
+    def hear(self, audio: Audio, recording_sid: str, line: SupportLine) -> Hearing:
+        s = self.settings
+        try:
+            transcript = self.client.intelligence.v2.transcripts.create(
+                service_sid=s.intelligence_service_sid, channel={"media_properties": {"source_sid": recording_sid}})
+        except TwilioRestException as exc:
+            if exc.status in (401, 403):
+                raise TwilioAccountError(f"Twilio refused the probe's account for Conversational Intelligence: "
+                                         f"HTTP {exc.status}, error {exc.code}: {exc.msg}") from None
+            raise ProbeError(f"Conversational Intelligence would not transcribe {recording_sid} with service "
+                             f"{s.intelligence_service_sid}: HTTP {exc.status}, error {exc.code}: {exc.msg}") from None
+        deadline = time.monotonic() + s.transcription_deadline_s
+        while transcript.status not in self.DONE:
+            if time.monotonic() >= deadline:
+                return Hearing("unclear", "", f"transcript {transcript.sid} still {transcript.status} after "
+                               f"{s.transcription_deadline_s:g} s", self.name)
+            self.sleep(s.poll_interval_s)
+            transcript = self.client.intelligence.v2.transcripts(transcript.sid).fetch()
+        if transcript.status != "completed":
+            return Hearing("unclear", "", f"transcript {transcript.sid} {transcript.status}", self.name)
+        sentences = self.client.intelligence.v2.transcripts(transcript.sid).sentences.list()
+        ordered = sorted(sentences, key=lambda sentence: sentence.sentence_index or 0)
+        text = " ".join(sentence.transcript or "" for sentence in ordered)
+        return from_transcript(text, line, s.maintenance_phrases, f"{self.name} ({transcript.sid})")
+
+
 _LOCAL: dict[tuple[str, ...], LocalRecognition] = {}
 _LOCAL_LOCK = threading.Lock()
 
@@ -141,6 +180,8 @@ def speech_source(settings: VoiceCheck, client: Client) -> SpeechSource:
     """The target's source; the local recognizer is shared by every line of the run (built once)."""
     if settings.speech_source == "twilio_transcription":
         return TwilioTranscription(client, settings)
+    if settings.speech_source == "conversational_intelligence":
+        return ConversationalIntelligence(client, settings)
     with _LOCAL_LOCK:
         phrases = tuple(settings.maintenance_phrases)
         return _LOCAL.setdefault(phrases, LocalRecognition(list(phrases)))

@@ -1,7 +1,8 @@
 """An HTTP client for the official `twilio` SDK that sends its REST calls to another base URL.
 
-The SDK builds every URL on `https://api.twilio.com`; rewriting that prefix, and only that one,
-lets an unchanged `twilio.rest.Client` talk to the sandbox's voice API:
+The SDK builds its URLs on `https://api.twilio.com` (voice, messages) and
+`https://intelligence.twilio.com` (Conversational Intelligence); rewriting those prefixes, and only
+those, lets an unchanged `twilio.rest.Client` talk to the sandbox's stand-ins:
 
     Client(account_sid, auth_token, http_client=RebasedHttpClient("http://127.0.0.1:8080"))
 
@@ -23,6 +24,7 @@ from twilio.rest import Client
 from allclear.probes.errors import ProbeError
 
 TWILIO_API = "https://api.twilio.com"
+REBASED_HOSTS = (TWILIO_API, "https://intelligence.twilio.com")
 
 
 class TwilioAccountError(ProbeError):
@@ -59,16 +61,17 @@ def twilio_client(settings: TwilioSettings, auth_token: str) -> Client:
 
 
 class RebasedHttpClient(TwilioHttpClient):
-    """`TwilioHttpClient` that replaces the `https://api.twilio.com` prefix with `base_url`."""
+    """`TwilioHttpClient` that replaces the prefixes of REBASED_HOSTS with `base_url`."""
 
     def __init__(self, base_url: str, **kwargs):
         super().__init__(**kwargs)
         self.base_url = base_url.rstrip("/")
 
     def rebase(self, url: str) -> str:
-        rest = url[len(TWILIO_API):]
-        if url.startswith(TWILIO_API) and (not rest or rest[0] in "/?#"):
-            return self.base_url + rest
+        for host in REBASED_HOSTS:
+            rest = url[len(host):]
+            if url.startswith(host) and (not rest or rest[0] in "/?#"):
+                return self.base_url + rest
         return url
 
     def request(self, method: str, url: str, *args, **kwargs) -> Response:

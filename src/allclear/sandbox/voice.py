@@ -147,9 +147,9 @@ class VoiceState:
             call.ended = answered + min(talk, time_limit)
             transcript = (plays.text or "") if verb and verb.transcribe else None
             if verb:
-                call.recordings.append(self._new_recording(call, "RecordVerb", audio, transcript))
+                call.recordings.append(self._new_recording(call, "RecordVerb", audio, transcript, plays.text))
             if record:
-                call.recordings.append(self._new_recording(call, "OutboundAPI", audio, None))
+                call.recordings.append(self._new_recording(call, "OutboundAPI", audio, None, plays.text))
         self.calls[call.sid] = call
         return call
 
@@ -177,11 +177,12 @@ class VoiceState:
         after = "music" if faults.active("voice-noise-after-greeting") else "quiet"
         return "completed", LinePlays(self.greeting, self.voice, after)
 
-    def _new_recording(self, call: Call, source: str, audio: array.array, transcript: str | None) -> Recording:
+    def _new_recording(self, call: Call, source: str, audio: array.array, transcript: str | None,
+                       spoken: str | None) -> Recording:
         assert call.answered is not None
         return Recording(sid=new_sid("RE"), account_sid=call.account_sid, call_sid=call.sid, source=source,
                          started=call.answered, ended=call.ended, processing_s=self.processing_s,
-                         transcript=transcript, transcribe_s=self.transcribe_s, audio=audio)
+                         transcript=transcript, transcribe_s=self.transcribe_s, audio=audio, spoken=spoken or "")
 
     def media_signature(self, sid: str, expires: int) -> str:
         return hmac.new(self.media_key, f"{sid}:{expires}".encode(), hashlib.sha256).hexdigest()

@@ -85,6 +85,7 @@ class Recording:
     transcribe_s: float = 0.0  # from the recording's completion to the transcription's
     transcription_sid: str = field(default_factory=lambda: new_sid("TR"))
     audio: array.array = field(default_factory=lambda: array.array("h"))  # what the line played from answer on
+    spoken: str = ""               # the words in it (what any transcription of it finds)
 
     def media(self) -> bytes:
         """The recording's WAV: the line's audio from `started` to `ended` (μ-law, 8 kHz)."""
