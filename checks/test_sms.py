@@ -3,7 +3,8 @@
 From our own Twilio number, a text to each support SMS number, at the window's end (plus a delay
 the target may set); then the replies to our number are read for a while. The vendor's maintenance
 auto-reply ("We are currently undergoing a maintenance/upgrade…") fails the text; so does an
-undelivered text, or a missing auto-reply when the target expects one.
+undelivered text, or a missing auto-reply when the target expects one. With `find_conversation`,
+the text must also become a conversation in the platform (looked up over its REST API).
 """
 
 import json
@@ -13,7 +14,7 @@ import pytest
 
 from allclear.checklist import observation
 from allclear.expect import expect
-from allclear.probes.sms import SupportText
+from allclear.probes.sms import SupportText, platform_for
 from allclear.probes.twilio_client import twilio_client
 
 pytestmark = pytest.mark.go
@@ -25,7 +26,8 @@ def text(sms_number, target, secrets, email_window):
     if sms is None or not sms.enabled:
         pytest.skip("the SMS item is switched off in the target")
     email_window.wait(sms.delay_after_window_min)
-    return SupportText(twilio_client(sms, secrets[sms.auth_token_env]), sms).run(sms_number)
+    client = twilio_client(sms, secrets[sms.auth_token_env])
+    return SupportText(client, sms, platform_for(target, secrets)).run(sms_number)
 
 
 def test_text_gets_no_maintenance_reply(text, sms_number, target, attach_observation, record_fact):
@@ -43,3 +45,8 @@ def test_text_gets_no_maintenance_reply(text, sms_number, target, attach_observa
     if sms.expected_reply:
         expect(seen.expected_reply_seen, f"an auto-reply with {sms.expected_reply!r} within {sms.listen_s:g} s",
                seen.problem)
+    if seen.conversation:
+        if seen.conversation.sighting:
+            record_fact("conversation_id", seen.conversation.sighting.conversation_id)
+        expect(seen.conversation.found, f"a conversation in the platform holding {seen.token} within "
+               f"{sms.conversation_deadline_s:g} s", seen.conversation.problem)

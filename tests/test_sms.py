@@ -6,6 +6,7 @@ import pytest
 
 from allclear.config import read_sandbox_template
 from allclear.probes.errors import ProbeError
+from allclear.probes.platform_conversations import PlatformConversations
 from allclear.probes.sms import SupportText
 from allclear.probes.twilio_client import twilio_client
 from allclear.sandbox import Sandbox, messages, parse_fault
@@ -19,17 +20,24 @@ def sandbox():
     environ: dict[str, str] = {}
     template = read_sandbox_template(SANDBOX_TOML)
     with Sandbox(template, environ=environ) as running:
-        running.sms = template.sms.model_copy(update={"api_base": running.url, "listen_s": 3.0})
+        running.sms = template.sms.model_copy(update={"api_base": running.url, "listen_s": 3.0,
+                                                      "conversation_deadline_s": 3.0, "conversation_poll_s": 0.25})
         running.token = environ[template.sms.auth_token_env]
+        running.template, running.environ = template, environ
         yield running
 
 
-def text(sandbox, fault=None, token=None, **changes):
+def text(sandbox, fault=None, token=None, platform=None, **changes):
     sandbox.state.faults.clear()
     if fault:
         sandbox.state.faults.switch_on(parse_fault(fault))
     settings = sandbox.sms.model_copy(update=changes)
-    return SupportText(twilio_client(settings, token or sandbox.token), settings).run(settings.numbers[0])
+    return SupportText(twilio_client(settings, token or sandbox.token), settings, platform).run(settings.numbers[0])
+
+
+def platform_of(sandbox) -> PlatformConversations:
+    api = sandbox.template.reporting_api
+    return PlatformConversations(sandbox.url + "/api/v1", api.user, sandbox.environ[api.token_env])
 
 
 def test_the_expected_auto_reply_ends_the_wait_early(sandbox):
@@ -57,6 +65,20 @@ def test_a_missing_auto_reply_says_what_came_instead(sandbox):
 def test_an_undelivered_text_says_twilios_error(sandbox):
     seen = text(sandbox, "sms-undelivered")
     assert seen.problem == "the text was not delivered: undelivered, error 30005: Unknown destination handset"
+
+
+def test_the_text_is_found_as_a_conversation_of_our_number(sandbox):
+    seen = text(sandbox, platform=platform_of(sandbox))
+    found = seen.conversation.sighting
+    assert seen.conversation.found and found.conversation_id and found.status == "OPEN"
+    assert any(step.name.startswith(f"Find the conversation holding {seen.token} for +15005550006")
+               for step in seen.steps)
+
+
+def test_a_text_that_never_became_a_conversation_is_told_even_with_no_reply_expected(sandbox):
+    seen = text(sandbox, "sms-not-routed", platform=platform_of(sandbox), expected_reply="")
+    assert seen.problem == "" and not seen.conversation.found
+    assert seen.conversation.problem.startswith(f"no conversation with token {seen.token} for customer +15005550006")
 
 
 def test_a_maintenance_reply_sent_before_our_text_is_not_ours(sandbox):

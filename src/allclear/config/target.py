@@ -111,6 +111,10 @@ class TargetBase(Section):
         if email is not None and email.enabled and email.wants_conversation and not (api and api.enabled):
             raise ValueError(f"email: require = \"{email.require}\" looks the email up in the platform over the "
                              "reporting API's credentials: add [reporting_api] (or require = \"reply\")")
+        sms = getattr(self, "sms", None)
+        if sms is not None and sms.enabled and sms.find_conversation and not (api and api.enabled):
+            raise ValueError("sms: find_conversation = true looks the text up in the platform over the reporting "
+                             "API's credentials: add [reporting_api] (or find_conversation = false)")
         return self
 
     def secret_names(self) -> list[str]:

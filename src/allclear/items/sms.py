@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from allclear.config.fields import EnvName, PhoneNumber, Seconds, Section, Url
 from allclear.items import GoItem, Parameter
@@ -19,7 +19,9 @@ class SmsCheck(Section):
 
     During the window the platform answers every text with its maintenance message, which cannot be
     customised; after it, that reply must be gone. An auto-reply the platform normally sends
-    (`expected_reply`) must arrive; with none expected, silence is the healthy answer.
+    (`expected_reply`) must arrive; with none expected, silence is the healthy answer. With
+    `find_conversation`, the text must also become a conversation in the platform, looked up over
+    the reporting API's credentials (the customer is our number; the item holds the run's token).
     """
 
     enabled: bool = True
@@ -34,6 +36,16 @@ class SmsCheck(Section):
     poll_interval_s: Seconds = 2.0
     expected_reply: str = ""                              # a phrase of the normal auto-reply, if there is one
     maintenance_phrases: list[str] = ["undergoing a maintenance", "maintenance/upgrade"]
+    find_conversation: bool = False                       # the text must become a conversation ([reporting_api])
+    conversation_deadline_s: Seconds = 60.0
+    conversation_poll_s: Seconds = 2.0
+
+    @field_validator("body")
+    @classmethod
+    def _has_token(cls, body: str) -> str:
+        if "{token}" not in body:
+            raise ValueError("must hold {token}: the run's token tells its text (and its conversation) apart")
+        return body
 
 
 def _reproduce(sms: SmsCheck, probes: str) -> list[str]:

@@ -134,9 +134,12 @@ class PlatformConversations:
     # --- finding the probe's conversation ---
 
     def await_conversation(self, probe_address: str, token: str, sent_at: datetime, deadline_s: float,
-                           poll_interval_s: float = 2.0,
-                           stop: threading.Event | None = None) -> ConversationObservation:
+                           poll_interval_s: float = 2.0, stop: threading.Event | None = None,
+                           channel: str = "EMAIL") -> ConversationObservation:
         """Look until the conversation holding `token` shows up, the deadline passes or `stop` is set.
+
+        `probe_address` is our email address (channel EMAIL) or our phone number (channel SMS): the
+        customer the platform filed our message under.
 
         Raises CredentialsRejected (401/403) and ConversationApiUnreachable (no answer until the
         deadline): both are our side's trouble, so the item is inconclusive, not failed.
@@ -154,7 +157,7 @@ class PlatformConversations:
                 while True:
                     seen.polls += 1
                     try:
-                        sighting, there = self._look(probe_address, token, cutoff, deadline)
+                        sighting, there = self._look(probe_address, token, cutoff, deadline, channel)
                         unanswered, completed = "", completed + 1
                     except _Unanswered as exc:
                         sighting, there, unanswered = None, f"no answer from {self.api_base}: {exc}", str(exc)
@@ -172,7 +175,7 @@ class PlatformConversations:
                 seen.lookups, seen.rate_limited = self.requests_made - made, self.rate_limited - limited
                 if not completed and (unanswered or ours or "rate limited" in str(exc)):
                     # Not one look could be made: we cannot say the conversation is missing.
-                    raise ConversationApiUnreachable(f"could not look the email up in the platform's API "
+                    raise ConversationApiUnreachable(f"could not look the {channel.lower()} up in the platform's API "
                                                      f"{self.api_base} before the deadline: "
                                                      f"{unanswered or ours or exc}") from None
                 seen.problem = seen.problem or f"no conversation with token {token} for customer {probe_address}"
@@ -182,14 +185,16 @@ class PlatformConversations:
                 self._stop = None
         return seen
 
-    def _look(self, address: str, token: str, cutoff: datetime,
-              deadline: float) -> tuple[ConversationSighting | None, str]:
+    def _look(self, address: str, token: str, cutoff: datetime, deadline: float,
+              channel: str = "EMAIL") -> tuple[ConversationSighting | None, str]:
         """One pass over the probe's customers and their recent or open conversations."""
-        profiles = self._get_list("/customer-profiles", deadline, params={"email": address})
-        mine = [p for p in profiles if address.lower() in _emails_of(p)]
+        by_phone = channel == "SMS"
+        params = {"phoneNumber": address} if by_phone else {"email": address}
+        profiles = self._get_list("/customer-profiles", deadline, params=params)
+        mine = [p for p in profiles if address.lower() in (_phones_of(p) if by_phone else _emails_of(p))]
         if not mine:
             others = f" (the search answered {len(profiles)} profile(s) of other addresses)" if profiles else ""
-            return None, f"no customer with email {address}{others}"
+            return None, f"no customer with {'phone number' if by_phone else 'email'} {address}{others}"
         told = []
         for profile in mine[:CUSTOMERS_CHECKED]:
             customer_id = str(profile.get("id", ""))
@@ -198,7 +203,7 @@ class PlatformConversations:
             recent.sort(key=lambda c: _created(c) or datetime.max.replace(tzinfo=timezone.utc), reverse=True)
             for conversation in recent[:TIMELINES_PER_CUSTOMER]:
                 items = self._get_list(f"/conversations/{conversation.get('id')}/items", deadline)
-                item = _item_with_token(items, token)
+                item = _item_with_token(items, token, channel)
                 if item is not None:
                     return ConversationSighting(
                         conversation_id=str(conversation.get("id")), customer_id=customer_id,
@@ -343,6 +348,11 @@ def _emails_of(profile: dict[str, Any]) -> set[str]:
     return {str(e.get(key, "")).lower() for e in emails if isinstance(e, dict) for key in ("original", "normalized")}
 
 
+def _phones_of(profile: dict[str, Any]) -> set[str]:
+    phones = profile.get("phones") if isinstance(profile.get("phones"), list) else []
+    return {str(p.get(key, "")).lower() for p in phones if isinstance(p, dict) for key in ("original", "normalized")}
+
+
 def _recent_or_open(conversation: dict[str, Any], cutoff: datetime) -> bool:
     """Made since the email was sent (less the clock skew), or still open: the platform may thread a
     new email into an open conversation. A timestamp we cannot read is looked at too."""
@@ -358,11 +368,11 @@ def _created(conversation: dict[str, Any]) -> datetime | None:
     return created if created.tzinfo else created.replace(tzinfo=timezone.utc)
 
 
-def _item_with_token(items: list[dict[str, Any]], token: str) -> dict[str, Any] | None:
-    """The EMAIL item carrying this run's token in its subject or body, if any."""
+def _item_with_token(items: list[dict[str, Any]], token: str, channel: str = "EMAIL") -> dict[str, Any] | None:
+    """The EMAIL (or SMS) item carrying this run's token in its subject or body, if any."""
     for item in items:
         content = item.get("content") if isinstance(item.get("content"), dict) else {}
-        if content.get("type") == "EMAIL" and (token in str(content.get("subject", ""))
+        if content.get("type") == channel and (token in str(content.get("subject", ""))
                                                 or token in str(content.get("content", ""))):
             return item
     return None

@@ -4,7 +4,8 @@ what comes back to that number for `listen_s` seconds.
 Only replies sent after our text count: a maintenance reply to a text sent during the window (an
 earlier run's, or a person's) is not this run's answer. The wait stops early when the maintenance
 message arrives (failed) or the expected auto-reply does (passed). Twilio refusing *our* account or
-number is a ProbeError: the item is inconclusive.
+number is a ProbeError: the item is inconclusive. With a PlatformConversations, the text must then show up
+as a conversation of our number holding the run's token.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from twilio.rest import Client
 from allclear.items.sms import SmsCheck, SupportSmsNumber
 from allclear.probes.errors import ProbeError, ServiceUnreachable, one_line
 from allclear.probes.maintenance import shows_maintenance
+from allclear.probes.platform_conversations import ConversationObservation, PlatformConversations
 from allclear.probes.steps import StepLog
 from allclear.probes.twilio_client import TwilioAccountError, refused_account
 
@@ -52,13 +54,15 @@ class TextObservation:
     maintenance_reply: str = ""          # the reply that holds a maintenance phrase
     expected_reply_seen: bool = False
     waited_s: float = 0.0
+    conversation: ConversationObservation | None = None
     problem: str = ""
     steps: StepLog = field(default_factory=StepLog)
 
 
 class SupportText:
-    def __init__(self, client: Client, settings: SmsCheck, sleep: Callable[[float], None] = time.sleep):
-        self.client, self.settings, self.sleep = client, settings, sleep
+    def __init__(self, client: Client, settings: SmsCheck, platform: PlatformConversations | None = None,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.client, self.settings, self.platform, self.sleep = client, settings, platform, sleep
         self._already_there: set[str] = set()
 
     def run(self, number: SupportSmsNumber) -> TextObservation:
@@ -96,6 +100,11 @@ class SupportText:
             self._listen(seen, number, sent_at)
             if seen.problem:
                 step.fail(seen.problem)
+        if self.platform is not None and not seen.problem:
+            with self.platform:
+                seen.conversation = self.platform.await_conversation(
+                    s.from_number, seen.token, sent_at, s.conversation_deadline_s, s.conversation_poll_s, channel="SMS")
+            seen.steps.extend(seen.conversation.steps)
         return seen
 
     def _listen(self, seen: TextObservation, number: SupportSmsNumber, sent_at: datetime) -> None:
@@ -140,3 +149,11 @@ class SupportText:
                 seen.maintenance_reply = seen.maintenance_reply or reply.body
             if self.settings.expected_reply and self.settings.expected_reply.lower() in reply.body.lower():
                 seen.expected_reply_seen = True
+
+
+def platform_for(target, secrets) -> PlatformConversations | None:
+    """The platform's API with the reporting API's credentials, when the SMS item should look there."""
+    sms, api = target.sms, target.reporting_api
+    if sms is None or not sms.find_conversation or api is None or not api.enabled:
+        return None
+    return PlatformConversations(api.api_base, api.user, secrets[api.token_env], timeout_s=min(api.timeout_s, 20.0))

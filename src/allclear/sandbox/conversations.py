@@ -63,13 +63,16 @@ def _stamp(moment: datetime) -> str:
 @dataclass
 class Customer:
     id: str
-    email: str
+    email: str                    # "" for a customer known by phone only (first contact by text)
     created_at: datetime          # a profile made by a slow intake shows up when its conversation does
     updated_at: datetime
+    phone: str = ""
 
     def json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.email.split("@")[0],
-                "emails": [{"original": self.email, "normalized": self.email.lower(), "primary": True}],
+        emails = [{"original": self.email, "normalized": self.email.lower(), "primary": True}] if self.email else []
+        phones = [{"original": self.phone, "normalized": self.phone, "type": "MOBILE", "primary": True}
+                  ] if self.phone else []
+        return {"id": self.id, "name": self.email.split("@")[0] or self.phone, "emails": emails, "phones": phones,
                 "createdAt": _stamp(self.created_at), "updatedAt": _stamp(self.updated_at)}
 
 
@@ -92,7 +95,7 @@ class Conversation:
 
     def waiting_for_reply(self) -> bool:
         """The customer wrote last: the vendor refuses to close such a conversation without `force`."""
-        messages = [item for item in self.items if item["content"]["type"] == "EMAIL"]
+        messages = [item for item in self.items if item["content"]["type"] in ("EMAIL", "SMS")]
         return bool(messages) and messages[-1]["initiator"]["type"] == "CUSTOMER"
 
 
@@ -112,7 +115,10 @@ class ConversationsState:
         return max(self.busiest_second.values(), default=0)
 
     def customer_by_email(self, address: str) -> Customer | None:
-        return next((c for c in self.customers.values() if c.email.lower() == address.lower()), None)
+        return next((c for c in self.customers.values() if c.email and c.email.lower() == address.lower()), None)
+
+    def customer_by_phone(self, number: str) -> Customer | None:
+        return next((c for c in self.customers.values() if c.phone and c.phone == number), None)
 
     def visible(self, conversation: Conversation) -> bool:
         return conversation.created_at <= datetime.now(timezone.utc)
@@ -149,6 +155,25 @@ def record_inbound_email(app: web.Application, sender: str, recipient: str, subj
             "content": {"type": "EMAIL", "from": address, "to": [parseaddr(recipient)[1] or recipient],
                         "subject": subject, "content": body},
             "_messageId": message_id,      # kept for the sandbox's own checks; not in the vendor's shape
+        })
+        state.conversations[conversation.id] = conversation
+
+
+def record_inbound_sms(app: web.Application, sender: str, recipient: str, body: str, arrived: datetime) -> None:
+    """A support number received a text (at `arrived`): a new OPEN conversation of the sender's
+    customer profile (made on first contact, known by phone), holding one SMS item."""
+    state = app[CONVERSATIONS]
+    with state.lock:
+        customer = state.customer_by_phone(sender)
+        if customer is None:
+            customer = Customer(_new_id(), "", arrived, arrived, phone=sender)
+            state.customers[customer.id] = customer
+        customer.updated_at = max(customer.updated_at, arrived)
+        conversation = Conversation(_new_id(), customer.id, created_at=arrived)
+        conversation.items.append({
+            "id": _new_id(), "conversationId": conversation.id, "customerId": customer.id,
+            "timestamp": _stamp(arrived), "initiator": {"id": customer.id, "type": "CUSTOMER"},
+            "content": {"type": "SMS", "from": sender, "to": recipient, "content": body},
         })
         state.conversations[conversation.id] = conversation
 
@@ -202,12 +227,13 @@ async def find_customers(request: web.Request) -> web.Response:
     if len(given) != 1:
         return _error(400, "invalid", "give exactly one of email, phoneNumber, externalCustomerId", headers=headers)
     state = request.app[CONVERSATIONS]
-    if given != ["email"]:
-        return web.json_response([], headers=headers)          # the sandbox's customers have emails only
+    if given == ["externalCustomerId"]:
+        return web.json_response([], headers=headers)          # the sandbox's customers have none
     now = datetime.now(timezone.utc)
+    wanted = request.query.get("email", "").lower() or request.query["phoneNumber"]
     with state.lock:
         found = [c for c in state.customers.values()
-                 if c.created_at <= now and c.email.lower() == request.query["email"].lower()]
+                 if c.created_at <= now and wanted in (c.email.lower(), c.phone) and wanted]
         found.sort(key=lambda c: c.updated_at, reverse=True)
         return web.json_response([c.json() for c in found[:MAX_CUSTOMERS]], headers=headers)
 

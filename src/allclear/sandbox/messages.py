@@ -5,7 +5,8 @@ A text the probe sends to a support number is queued, sent and delivered on a ti
 when it is created (like the voice part's calls: every read renders the status of its moment). The
 platform, once it has the text, answers as the faults switched on then say: its maintenance
 auto-reply (`sms-maintenance-reply`, or during `maintenance`), nothing at all (`sms-not-routed`:
-the text went nowhere), or, healthy, the auto-reply the target expects (none when it expects none).
+the text went nowhere), or, healthy, the auto-reply the target expects (none when it expects none);
+a text the platform took in becomes a conversation (conversations.py), as an email does.
 Replies are messages from the support number to ours (`direction: inbound`), listed by `To`.
 Fields, errors and list filters follow Twilio's spec (tests/test_sandbox_messages.py checks them).
 """
@@ -18,6 +19,7 @@ from datetime import datetime, timezone
 
 from aiohttp import web
 
+from allclear.sandbox.conversations import record_inbound_sms
 from allclear.sandbox.parts import FaultKinds, PartSetup
 from allclear.sandbox.platform import STATE
 from allclear.sandbox.voice import E164, twilio_endpoint
@@ -88,19 +90,23 @@ class TextsState:
     reply_s: float = 0.4            # delivered -> the platform's reply arrives at our number
     messages: dict[str, Message] = field(default_factory=dict)
 
-    def send(self, account_sid: str, from_: str, to: str, body: str, faults) -> Message:
+    def send(self, account_sid: str, from_: str, to: str, body: str, faults) -> tuple[Message, bool]:
+        """Our text, and whether the platform took it in (it then becomes a conversation)."""
         now = time.time()
         sent = now + self.send_s
         ours = Message(new_sid("SM"), account_sid, from_, to, body, "outbound-api", now, sent, sent + self.deliver_s,
                        undelivered=to in self.support_numbers and faults.active("sms-undelivered"))
         self.messages[ours.sid] = ours
-        if to in self.support_numbers and not ours.undelivered:
-            answer = self._answer(faults)
-            if answer:
-                arrives = ours.delivered + self.reply_s
-                reply = Message(new_sid("SM"), account_sid, to, from_, answer, "inbound", arrives, arrives, arrives)
-                self.messages[reply.sid] = reply
-        return ours
+        if to not in self.support_numbers or ours.undelivered:
+            return ours, False
+        answer = self._answer(faults)
+        if answer:
+            arrives = ours.delivered + self.reply_s
+            reply = Message(new_sid("SM"), account_sid, to, from_, answer, "inbound", arrives, arrives, arrives)
+            self.messages[reply.sid] = reply
+        routed = not (faults.active("sms-not-routed") or faults.active("sms-maintenance-reply")
+                      or faults.active("maintenance"))      # during the window texts wait in a queue
+        return ours, routed
 
     def _answer(self, faults) -> str:
         if faults.active("sms-maintenance-reply") or faults.active("maintenance"):
@@ -140,7 +146,9 @@ async def create_message(request: web.Request, voice) -> web.Response:
         raise TwilioError(400, 21606, f"The From phone number {from_} is not a valid, SMS-capable inbound phone "
                                       "number or short code for your account.")
     texts = request.app[TEXTS]
-    message = texts.send(voice.account_sid, from_, to, body, request.app[STATE].faults)
+    message, routed = texts.send(voice.account_sid, from_, to, body, request.app[STATE].faults)
+    if routed:
+        record_inbound_sms(request.app, from_, to, body, datetime.fromtimestamp(message.delivered, timezone.utc))
     return web.json_response(message.to_json(time.time()), status=201)
 
 
