@@ -17,7 +17,8 @@ from allclear.checklist import observation
 from allclear.expect import expect
 from allclear.probes.audio import read_wav
 from allclear.probes.speech import CouldNotTell
-from allclear.probes.voice import SupportLineCall, twilio_client
+from allclear.probes.twilio_client import twilio_client
+from allclear.probes.voice import SupportLineCall
 
 pytestmark = pytest.mark.go
 

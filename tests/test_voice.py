@@ -2,6 +2,7 @@
 up; our account's trouble is ours), what each kind of line is heard to say, and faults end to end."""
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,8 @@ import pytest
 from allclear.config import read_sandbox_template
 from allclear.probes.audio import read_wav
 from allclear.probes.errors import ProbeError
-from allclear.probes.voice import SupportLineCall, twilio_client
+from allclear.probes.twilio_client import twilio_client
+from allclear.probes.voice import SupportLineCall
 from allclear.sandbox import Sandbox, parse_fault
 from allclear.sandbox.intelligence import INTELLIGENCE
 from tests.conftest import SANDBOX_TOML, write_target
@@ -143,6 +145,13 @@ def test_maintenance_recording_fails_the_line_with_its_recording_as_evidence(run
     assert probe["facts"]["heard"]["decision"] == "maintenance"
     [wav] = [path for path in probe["evidence"] if path.endswith(".wav")]
     assert read_wav((result.reports / wav).read_bytes()).rate == 8000
+    # In the Allure results: the WAV as audio, and a page whose player holds the recording.
+    attached = [a for f in (result.reports / "allure-results").glob("*-result.json")
+                for a in json.loads(f.read_text())["attachments"]]
+    assert any(a["type"] == "audio/wav" for a in attached)
+    players = [a for a in attached if a["name"] == "Listen to the line"]
+    page = (result.reports / "allure-results" / players[0]["source"]).read_text()
+    assert '<audio controls' in page and "data:audio/wav;base64," in page
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ from allclear.probes.errors import ProbeError, ServiceUnreachable, one_line
 from allclear.probes.maintenance import shows_maintenance
 from allclear.probes.platform_conversations import ConversationObservation, PlatformConversations
 from allclear.probes.steps import StepLog
-from allclear.probes.twilio_client import TwilioAccountError, refused_account
+from allclear.probes.twilio_client import create_refused, refused_account
 
 # Our account or our number, not the support line: authentication, suspended or test credentials,
 # a From that is not ours or cannot text, trial accounts, a support number that has blocked us (STOP).
@@ -87,10 +87,7 @@ class SupportText:
                 message = self.client.messages.create(to=number.number, from_=s.from_number,
                                                       body=s.body.format(token=seen.token))
             except TwilioRestException as exc:
-                if exc.status in (401, 403) or exc.code in OUR_SIDE_CODES:
-                    raise TwilioAccountError(f"Twilio refused the probe's text: HTTP {exc.status}, error "
-                                             f"{exc.code}: {exc.msg}") from None
-                seen.problem = f"Twilio could not send the text: HTTP {exc.status}, error {exc.code}: {exc.msg}"
+                seen.problem = create_refused(exc, OUR_SIDE_CODES, "send the text")
                 step.fail(seen.problem)
                 return seen
             # Replies are compared with Twilio's clock, not ours: a skewed local clock loses none.

@@ -31,6 +31,15 @@ class TwilioAccountError(ProbeError):
     """Twilio refused the probe's own account or number: nothing was placed or sent."""
 
 
+def create_refused(exc: TwilioRestException, our_side_codes: set[int], doing: str) -> str:
+    """A create Twilio refused: raise TwilioAccountError when it was our account or number (`our_side_codes`);
+    else the words for the target's trouble ("Twilio could not place the call: HTTP 400, error …")."""
+    if exc.status in (401, 403) or exc.code in our_side_codes:
+        raise TwilioAccountError(f"Twilio refused the probe's account: HTTP {exc.status}, error {exc.code}: "
+                                 f"{exc.msg}") from None
+    return f"Twilio could not {doing}: HTTP {exc.status}, error {exc.code}: {exc.msg}"
+
+
 def refused_account(exc: TwilioException) -> TwilioAccountError | None:
     """Twilio saying no to our credentials (401/403), from a REST error or a list page's "Unable to fetch page"."""
     if isinstance(exc, TwilioRestException):

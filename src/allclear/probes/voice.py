@@ -24,7 +24,7 @@ from allclear.probes.audio import AudioUnreadable, loudness, read_wav
 from allclear.probes.errors import ProbeError, ServiceUnreachable, one_line
 from allclear.probes.speech import Hearing, SpeechSource, decide, speech_source
 from allclear.probes.steps import StepLog
-from allclear.probes.twilio_client import TwilioAccountError, refused_account, twilio_client  # noqa: F401
+from allclear.probes.twilio_client import TwilioAccountError, create_refused, refused_account
 
 ENDED = ("completed", "busy", "no-answer", "failed", "canceled")
 RECORDING_DONE = ("completed", "absent", "failed", "deleted")
@@ -83,10 +83,7 @@ class SupportLineCall:
                 call = self.client.calls.create(to=line.number, from_=s.from_number, twiml=self.twiml(),
                                                 timeout=s.ring_timeout_s, time_limit=s.time_limit_s)
             except TwilioRestException as exc:
-                if exc.status in (401, 403) or exc.code in OUR_SIDE_CODES:
-                    raise TwilioAccountError(f"Twilio refused the probe's account: HTTP {exc.status}, "
-                                             f"error {exc.code}: {exc.msg}") from None
-                seen.problem = f"Twilio could not place the call: HTTP {exc.status}, error {exc.code}: {exc.msg}"
+                seen.problem = create_refused(exc, OUR_SIDE_CODES, "place the call")
                 step.fail(seen.problem)
                 return seen
         seen.call_sid = call.sid
