@@ -212,3 +212,11 @@ def test_the_listening_page_plays_the_recording_in_chromium(tmp_path):
                 await browser.close()
 
     assert asyncio.run(duration()) == pytest.approx(clip.seconds, abs=0.01)
+
+
+def test_a_sandbox_whose_lines_cannot_speak_says_what_to_install_before_it_starts(monkeypatch):
+    from allclear.sandbox import ivr
+
+    monkeypatch.setattr(ivr.shutil, "which", lambda name: None if name == "espeak-ng" else f"/usr/bin/{name}")
+    with pytest.raises(ivr.SpeechUnavailable, match="espeak-ng is not installed: Debian/Ubuntu: sudo apt-get install"):
+        Sandbox(read_sandbox_template(SANDBOX_TOML), environ={}).start()

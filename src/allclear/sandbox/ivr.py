@@ -17,14 +17,16 @@ import struct
 import subprocess
 from dataclasses import dataclass
 
+from allclear.config import ConfigError
+
 RATE = 8000
 LEAD_S = 0.4        # the line is quiet this long after answering, before it speaks
 TAIL_S = 0.8        # ...and after it has spoken
 NOISE_DBFS = -62.0  # the faint hiss of a quiet line
 
 
-class SpeechUnavailable(RuntimeError):
-    """espeak-ng or sox is missing: the sandbox's support lines cannot speak."""
+class SpeechUnavailable(ConfigError):
+    """espeak-ng or sox is missing: the sandbox's support lines cannot speak (told before any check runs)."""
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,14 @@ def _tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
         raise SpeechUnavailable(f"the sandbox's support lines speak with espeak-ng and sox, and {name} is not "
-                                "installed: run `make setup` (Debian: apt-get install espeak-ng sox; "
-                                "macOS: brew install espeak-ng sox)")
+                                "installed: Debian/Ubuntu: sudo apt-get install espeak-ng sox; macOS: brew install "
+                                "espeak-ng sox (or switch the target's [voice] off)")
     return path
+
+
+def check_tools() -> None:
+    for name in ("espeak-ng", "sox"):
+        _tool(name)
 
 
 @functools.cache

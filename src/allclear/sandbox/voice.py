@@ -371,6 +371,8 @@ def setup(app: web.Application, sandbox: PartSetup) -> None:
     target = sandbox.target
     lines = target.voice if target.voice and target.voice.enabled else None
     texts = target.sms if target.sms and target.sms.enabled else None
+    if lines:
+        ivr.check_tools()        # the lines must be able to speak: say so now, not at the first call
     account = lines or texts
     if account is None:
         app[VOICE] = VoiceState()
