@@ -64,6 +64,7 @@ def test_endpoints_that_answer_wrongly_each_get_a_one_line_reason(run_go, tmp_pa
             "reporting_api.api_base": f"http://127.0.0.1:{dead}/api/v1",
             "status_page.url": f"http://127.0.0.1:{ssh}/statuspage",
             "voice.api_base": f"http://127.0.0.1:{ssh}",
+            "sms.api_base": f"http://127.0.0.1:{ssh}",
             "email.smtp_port": web,
             "dns.port": garbage_dns, "dns.timeout_s": 2.0,
             "chat_widget.pages": [f"http://127.0.0.1:{dead}/website/"],
@@ -71,8 +72,8 @@ def test_endpoints_that_answer_wrongly_each_get_a_one_line_reason(run_go, tmp_pa
                                    "expected_title": "Help", "search_queries": ["password"]}],
         }, agents=2)
         result = run_go(target=target, checks=("test_login.py", "test_reporting_api.py", "test_status_page.py",
-                                                "test_voice.py", "test_email.py", "test_dns.py", "test_chat_widget.py",
-                                                "test_help_center.py"))
+                                                "test_voice.py", "test_sms.py", "test_email.py", "test_dns.py",
+                                                "test_chat_widget.py", "test_help_center.py"))
 
     reasons = {
         "login": ("failed", "the answer was not HTTP [net::ERR_INVALID_HTTP_RESPONSE]"),
@@ -80,6 +81,8 @@ def test_endpoints_that_answer_wrongly_each_get_a_one_line_reason(run_go, tmp_pa
         "status_page": ("failed", f"could not read http://127.0.0.1:{ssh}/statuspage"),
         "voice": ("inconclusive", "could not reach the Twilio API at "
                                   f"http://127.0.0.1:{ssh}: the answer was not HTTP (it began 'SSH-2.0-OpenSSH_9.6')"),
+        "sms": ("inconclusive", "could not reach the Twilio API at "
+                                f"http://127.0.0.1:{ssh}: the answer was not HTTP (it began 'SSH-2.0-OpenSSH_9.6')"),
         "email": ("inconclusive", f"SMTP server 127.0.0.1:{web}: it does not speak SMTP"),
         "dns": ("failed", f"127.0.0.1:{garbage_dns} answered with something that is not a DNS message"),
         "chat_widget": ("failed", "connection refused (nothing listens there) [net::ERR_CONNECTION_REFUSED]"),

@@ -31,8 +31,8 @@ def test_healthy_sandbox_is_go_with_html_report(run_go, tmp_path):
     assert "| ✔ Every agent can log in and set a status | passed | 0/10 |" in summary
     # The terminal: a line per item as it finished, the table, where the report is, the verdict last.
     lines = result.output.splitlines()
-    assert lines[-1] == "GO on sandbox: 8 passed (8 items), exit 0"
-    assert sum(line.startswith("✔ ") for line in lines) == 2 * 8        # 8 item lines, then 8 table rows
+    assert lines[-1] == "GO on sandbox: 9 passed (9 items), exit 0"
+    assert sum(line.startswith("✔ ") for line in lines) == 2 * 9        # 9 item lines, then 9 table rows
     assert any(line.startswith("HTML report: ") and "index.html" in line for line in lines)
     assert not any(line.startswith("checks/test_") for line in lines)    # no pytest dots per probe
     # In GitHub Actions the summary is added to the step summary (after what was there).

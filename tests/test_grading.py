@@ -40,8 +40,8 @@ def test_non_core_item_is_capped_at_p2(item):
 
 
 def test_an_item_outside_core_items_without_a_cap_is_capped_at_p2():
-    assert grade_item("sms", 3, 3, degraded=False, grading=GRADING) == "P2"
-    assert grade_item("sms", 3, 3, degraded=False, grading=Grading(core_items=["sms"])) == "P1"
+    assert grade_item("fax", 3, 3, degraded=False, grading=GRADING) == "P2"
+    assert grade_item("fax", 3, 3, degraded=False, grading=Grading(core_items=["fax"])) == "P1"
 
 
 def test_status_page_not_updated_is_p4():

@@ -173,7 +173,7 @@ def test_watch_waits_out_the_maintenance_then_runs_the_checklist(tmp_path):
     email = next(item for item in verdict["items"] if item["item"] == "email")["probes"][0]
     sent = next(datetime.fromisoformat(when) for when, what in email["moments"] if what.startswith("email sent"))
     assert sent >= datetime.fromisoformat(verdict["window_end"]) + timedelta(minutes=0.05)
-    assert output.splitlines()[-1] == "GO on sandbox: 8 passed (8 items), exit 0"
+    assert output.splitlines()[-1] == "GO on sandbox: 9 passed (9 items), exit 0"
 
 
 @pytest.mark.slow
