@@ -49,6 +49,12 @@ class VoiceCheck(Section):
         if self.speech_within_s >= self.listen_s:
             raise ValueError(f"speech_within_s ({self.speech_within_s:g}) must be less than listen_s "
                              f"({self.listen_s}): the recording must hold the moment speech is due")
+        if self.speech_source == "local" and (silent := [line.name or line.number for line in self.lines
+                                                         if not line.expected_greeting]):
+            raise ValueError(f"every line needs expected_greeting with speech_source = \"local\" (missing for "
+                             f"{', '.join(silent)}): the local recognizer can miss a maintenance recording it "
+                             "hears through noise or music, and only a greeting it must hear makes that a failure "
+                             "rather than a pass (benchmarks/RESULTS.md)")
         if self.speech_source == "conversational_intelligence" and not self.intelligence_service_sid:
             raise ValueError("speech_source = \"conversational_intelligence\" needs intelligence_service_sid "
                              "(the GA… SID of your Conversational Intelligence service)")

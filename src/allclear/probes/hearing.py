@@ -28,8 +28,8 @@ DECOYS = ["please leave a message after the tone", "the number you have dialed i
           "if you know your party's extension", "enter your account number", "is not available right now",
           "for more options"]
 UNDETECTED = -400.0            # a decoy not spotted at all, per phone
-GREETING_OVER_DECOYS = 75.0    # thresholds on (phrase score - median decoy score), per phone
-MAINTENANCE_OVER_DECOYS = 32.0
+GREETING_OVER_DECOYS = 100.0   # thresholds on (phrase score - median decoy score), per phone (benchmarks/RESULTS.md)
+MAINTENANCE_OVER_DECOYS = 60.0
 KWS_OFFSET = 1500              # pocketsphinx takes this off every keyphrase detection's score
 NOISE_SIGMA = 100              # added after upsampling: the empty band above 4 kHz wrecks the scores
 
