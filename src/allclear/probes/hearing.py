@@ -40,7 +40,8 @@ class PhraseNotSpeakable(ValueError):
 
 @dataclass(frozen=True)
 class Heard:
-    """Scores are a phrase's margin over the decoys, per phone (greeting counts from +75, maintenance +32)."""
+    """Scores are a phrase's margin over the decoys, per phone (counted from GREETING_OVER_DECOYS and
+    MAINTENANCE_OVER_DECOYS)."""
 
     decision: str                  # greeting | maintenance | none | silence | unclear
     greeting_score: float | None
