@@ -37,6 +37,7 @@ def test_text_gets_no_maintenance_reply(text, sms_number, target, attach_observa
         allure.attach(json.dumps([reply.__dict__ for reply in seen.replies], indent=1), name="Replies received",
                       attachment_type=allure.attachment_type.JSON)
     record_fact("message_sid", seen.message_sid)
+    record_fact("sent_at", seen.sent_at)
     record_fact("replies", [reply.body for reply in seen.replies])
 
     expect(not seen.maintenance_reply, "no maintenance auto-reply", seen.problem)

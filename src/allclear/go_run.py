@@ -352,6 +352,12 @@ class GoRun:
                                        [self.results[n] for n in nodeids if n in self.results]))
         return states
 
+    def due(self, key: str) -> datetime | None:
+        """When a waiting item (the email, the text) goes out: the window end plus its delay."""
+        settings = getattr(self.target, key, None) if self.target else None
+        delay = getattr(settings, "delay_after_window_min", None)
+        return email_due_at(self.window_end.moment, delay) if delay is not None else None
+
     def email_due(self) -> datetime | None:
         email = self.target.email if self.target else None
         return email_due_at(self.window_end.moment, email.delay_after_window_min) if email else None

@@ -90,7 +90,7 @@ class ChecklistPanel:
                 failed = sum(r.outcome == "failed" for r in item.results)
                 counts = f" ({failed}/{len(item.results)} failed)" if failed else ""
                 state = Text(f"{OUTCOME_MARKS[outcome]} {outcome}{counts}", style=OUTCOME_STYLES[outcome])
-            elif declared(item.key).waits and (due := run.email_due()) and due > now and item.running:
+            elif declared(item.key).waits and (due := run.due(item.key)) and due > now and item.running:
                 state = Text(f"sends at {due.astimezone(ZoneInfo(run.target.time_zone)):%H:%M:%S %Z} "
                              f"(in {countdown_text((due - now).total_seconds())})", style="cyan")
             else:

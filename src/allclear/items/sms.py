@@ -61,6 +61,7 @@ ITEM = GoItem(
     probe=("support SMS number", "support SMS numbers"), settings=SmsCheck,
     parameter=Parameter("sms_number", lambda target: target.sms.numbers if target.sms and target.sms.enabled
                         else [], id=lambda number: number.name or number.number),
-    core=True, interactions="texts: {failed} of {run} test texts got the maintenance reply or no normal answer",
+    core=True, waits=True,          # it waits for the window end too: started last, judged last
+    interactions="texts: {failed} of {run} test texts got the maintenance reply or no normal answer",
     reproduce=_reproduce,
 )
