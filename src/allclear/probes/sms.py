@@ -52,6 +52,7 @@ class TextObservation:
     status: str = ""
     replies: list[Reply] = field(default_factory=list)
     maintenance_reply: str = ""          # the reply that holds a maintenance phrase
+    undelivered: bool = False            # Twilio gave up delivering our text
     expected_reply_seen: bool = False
     waited_s: float = 0.0
     conversation: ConversationObservation | None = None
@@ -63,7 +64,6 @@ class SupportText:
     def __init__(self, client: Client, settings: SmsCheck, platform: PlatformConversations | None = None,
                  sleep: Callable[[float], None] = time.sleep):
         self.client, self.settings, self.platform, self.sleep = client, settings, platform, sleep
-        self._already_there: set[str] = set()
 
     def run(self, number: SupportSmsNumber) -> TextObservation:
         """Twilio's API being out of reach is ours to fix (our account, our network): inconclusive."""
@@ -82,7 +82,7 @@ class SupportText:
                                token=secrets.token_hex(4))
         with seen.steps(f"Text {seen.name} ({number.number}) from {s.from_number} through Twilio") as step:
             sent_at = datetime.now(timezone.utc).replace(microsecond=0)
-            self._already_there = {m.sid for m in self._from_support(number, sent_at - timedelta(minutes=2))}
+            already_there = {m.sid for m in self._from_support(number, sent_at - timedelta(minutes=2))}
             try:
                 message = self.client.messages.create(to=number.number, from_=s.from_number,
                                                       body=s.body.format(token=seen.token))
@@ -94,7 +94,7 @@ class SupportText:
             sent_at = message.date_created or sent_at
             seen.message_sid, seen.status, seen.sent_at = message.sid, message.status, sent_at.isoformat()
         with seen.steps(f"Read the replies to {s.from_number} for up to {s.listen_s:g} s") as step:
-            self._listen(seen, number, sent_at)
+            self._listen(seen, number, sent_at, already_there)
             if seen.problem:
                 step.fail(seen.problem)
         if self.platform is not None and not seen.problem:
@@ -104,18 +104,20 @@ class SupportText:
             seen.steps.extend(seen.conversation.steps)
         return seen
 
-    def _listen(self, seen: TextObservation, number: SupportSmsNumber, sent_at: datetime) -> None:
+    def _listen(self, seen: TextObservation, number: SupportSmsNumber, sent_at: datetime,
+                already_there: set[str]) -> None:
         s = self.settings
         started = time.monotonic()
         while True:
-            seen.status = self.client.messages(seen.message_sid).fetch().status
-            self._read_replies(seen, number, sent_at)
+            message = self.client.messages(seen.message_sid).fetch()
+            seen.status = message.status
+            self._read_replies(seen, number, sent_at, already_there)
             seen.waited_s = round(time.monotonic() - started, 1)
             if seen.maintenance_reply:
                 seen.problem = f"the maintenance auto-reply: {seen.maintenance_reply!r}"
                 return
             if seen.status in UNDELIVERED:
-                message = self.client.messages(seen.message_sid).fetch()
+                seen.undelivered = True
                 seen.problem = (f"the text was not delivered: {message.status}, error {message.error_code}: "
                                 f"{message.error_message or 'no message'}")
                 return
@@ -132,10 +134,11 @@ class SupportText:
         return self.client.messages.list(to=self.settings.from_number, from_=number.number, date_sent_after=since,
                                          limit=50)
 
-    def _read_replies(self, seen: TextObservation, number: SupportSmsNumber, sent_at: datetime) -> None:
+    def _read_replies(self, seen: TextObservation, number: SupportSmsNumber, sent_at: datetime,
+                      already_there: set[str]) -> None:
         """Texts from the support number to ours, sent no earlier than ours (to the second) and not
         already there when ours was sent (a reply to an earlier text, in the same second)."""
-        known = {reply.sid for reply in seen.replies} | self._already_there
+        known = {reply.sid for reply in seen.replies} | already_there
         for message in sorted(self._from_support(number, sent_at), key=lambda m: m.date_sent or m.date_created):
             when = message.date_sent or message.date_created
             if message.sid in known or when is None or when < sent_at:

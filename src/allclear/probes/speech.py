@@ -25,7 +25,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from allclear.items.voice import SupportLine, VoiceCheck
-from allclear.probes.audio import Audio, Loudness, loudness
+from allclear.probes.audio import Audio, Loudness
 from allclear.probes.errors import ProbeError
 from allclear.probes.hearing import GREETING_OVER_DECOYS, MAINTENANCE_OVER_DECOYS, PhraseNotSpeakable, PhraseSpotter
 from allclear.probes.maintenance import shows_maintenance
@@ -187,6 +187,7 @@ def speech_source(settings: VoiceCheck, client: Client) -> SpeechSource:
         return _LOCAL.setdefault(phrases, LocalRecognition(list(phrases)))
 
 
-def decide(audio: Audio, recording_sid: str, line: SupportLine, settings: VoiceCheck,
+def decide(audio: Audio, measured: Loudness, recording_sid: str, line: SupportLine, settings: VoiceCheck,
            source: SpeechSource) -> Hearing:
-    return dead_air(loudness(audio), settings.speech_within_s) or source.hear(audio, recording_sid, line)
+    """Dead air from the recording's loudness (measured once by the caller), else the source's decision."""
+    return dead_air(measured, settings.speech_within_s) or source.hear(audio, recording_sid, line)

@@ -137,8 +137,9 @@ class SupportLineCall:
                 audio = read_wav(wav)
             except AudioUnreadable as exc:
                 raise ProbeError(f"the recording {seen.recording_sid} could not be read: {exc}") from None
-            seen.loudness = loudness(audio).described()
-            seen.hearing = decide(audio, seen.recording_sid, line, self.settings, self.source)
+            measured = loudness(audio)
+            seen.loudness = measured.described()
+            seen.hearing = decide(audio, measured, seen.recording_sid, line, self.settings, self.source)
             if not seen.hearing.normal(line):
                 step.fail(seen.hearing.described())
 
