@@ -118,7 +118,8 @@ def test_fault_matrix_row(run_go, tmp_path, shape, faults, expected, expected_ru
 
 def _why(result, observed: dict, expected: dict) -> str:
     wrong = [key for key in ITEMS if observed[key] != expected[key]]
-    lines = [f"{key}: {result.item(key)['probes'][0]['message'][:200]}" for key in wrong]
+    lines = [f"{key} / {probe['probe']}: {probe['outcome']}: {probe['message'][:200]}" for key in wrong
+             for probe in result.item(key)["probes"] if probe["outcome"] != "passed"]
     return "\n".join(lines) or result.output[-2000:]
 
 

@@ -5,11 +5,13 @@ with timings.
 """
 
 import asyncio
+import os
 import threading
+import time
 
 import pytest
 
-from allclear.lanes import BrowserLane, Lanes, RunDeadline, RunDeadlinePassed
+from allclear.lanes import BrowserLane, Lanes, RunDeadline, RunDeadlinePassed, keep_environment_steady
 
 
 class FakeBrowser:
@@ -196,3 +198,44 @@ def test_only_checks_that_may_be_skipped_wait_to_be_started(tmp_path):
     assert not _maybe_skipped(Node("go", "parametrize"))
     assert _maybe_skipped(Node("go", "skipif"))
     assert _maybe_skipped(Node("xfail"))
+
+
+def test_probe_threads_read_the_environment_while_pytest_moves_between_tests():
+    """pytest deletes PYTEST_CURRENT_TEST after each test: a thread listing os.environ then hit a
+    KeyError (a healthy line reported "could not verify"). While the guard is on it is only ever set."""
+    from _pytest import runner
+
+    class Item:
+        nodeid = "checks/test_voice.py::test_support_line[Priority line]"
+
+    errors: list[KeyError] = []
+    done = threading.Event()
+
+    def reader() -> None:       # what requests does for proxies on every request
+        while not done.is_set():
+            try:
+                dict(os.environ.items())
+            except KeyError as exc:
+                errors.append(exc)
+
+    before = os.environ.get("PYTEST_CURRENT_TEST")
+    undo = keep_environment_steady()
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        until = time.monotonic() + 0.5      # unguarded, this loses the race ~10 times in 0.5 s
+        while time.monotonic() < until:
+            runner._update_current_test_var(Item, "call")
+            runner._update_current_test_var(Item, None)
+        assert os.environ["PYTEST_CURRENT_TEST"] == f"{Item.nodeid} (call)"
+    finally:
+        done.set()
+        thread.join()
+        undo()
+        if before is not None:
+            os.environ["PYTEST_CURRENT_TEST"] = before
+    assert errors == []
+    runner._update_current_test_var(Item, None)       # undone: pytest deletes it again
+    assert "PYTEST_CURRENT_TEST" not in os.environ
+    if before is not None:
+        os.environ["PYTEST_CURRENT_TEST"] = before

@@ -22,7 +22,7 @@ from allclear.config import ConfigError, Secrets, Target
 from allclear.escalation.dispatch import Delivery, EscalationReport, escalate, resolve_mode
 from allclear.grading import ProbeResult, summarize_item
 from allclear.items import registered
-from allclear.lanes import Lanes, RunDeadline
+from allclear.lanes import Lanes, RunDeadline, keep_environment_steady
 from allclear.observing import Observer
 from allclear.probe_notes import probe_result
 from allclear.sandbox import FaultError, Sandbox
@@ -155,6 +155,7 @@ class GoRun:
         elif deadline_s <= 0:
             raise pytest.UsageError(f"--deadline must be a number of seconds above 0, got {deadline_s:g}")
         self.lanes = Lanes(RunDeadline(deadline_s), self.target.run.probes_at_once, stopped=self.stopped)
+        self._undo_steady_environment = keep_environment_steady()
         self.observer = Observer(self.lanes, self.target, self.secrets, self.reports_dir, self.window_end,
                                  self.config.getoption("--no-wait"), self.stopped, self.say)
         email = self.target.email
@@ -273,6 +274,7 @@ class GoRun:
             if self.lanes:
                 self.lanes.cancel_unfinished()   # an interrupted run: browser probes keep their evidence
                 self.lanes.close()
+                self._undo_steady_environment()
             for node in session.items:
                 if is_go_item(node) and node.nodeid not in self.results:
                     self.titles.setdefault(item_key(node), item_of(node).title)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -30,7 +31,34 @@ from typing import Any
 from allclear.probes.errors import ProbeError
 
 CLEANUP_GRACE_S = 30.0      # how long cancelled browser probes get to keep evidence and log out
+CURRENT_TEST_VAR = "PYTEST_CURRENT_TEST"
 HEAD_START_S = 5.0          # how long a probe started `after` others waits for them at most
+
+
+def keep_environment_steady() -> Callable[[], None]:
+    """While probes run in threads, pytest may set PYTEST_CURRENT_TEST but not delete it; returns the undo.
+
+    pytest deletes that variable from os.environ after every test. A probe thread reading the
+    environment at that moment fails with KeyError: 'PYTEST_CURRENT_TEST' (requests and httpx look up
+    proxies in it on every request, Playwright copies it), since os.environ's items() fetches each key
+    it listed. Seen as a healthy support line reported "could not verify" under a loaded machine.
+    """
+    from _pytest import runner
+
+    update = getattr(runner, "_update_current_test_var", None)
+    if update is None:                  # a pytest without it: nothing to hold back
+        return lambda: None
+
+    def set_only(item: Any, when: str | None) -> None:
+        if when is not None:
+            update(item, when)
+
+    def undo() -> None:
+        runner._update_current_test_var = update
+        os.environ.pop(CURRENT_TEST_VAR, None)
+
+    runner._update_current_test_var = set_only
+    return undo
 
 
 class RunDeadlinePassed(ProbeError):
