@@ -25,7 +25,7 @@ def text(sms_number, target, secrets, email_window):
     sms = target.sms
     if sms is None or not sms.enabled:
         pytest.skip("the SMS item is switched off in the target")
-    email_window.wait(sms.delay_after_window_min)
+    email_window.wait(sms.delay_after_window_min, "text")
     client = twilio_client(sms, secrets[sms.auth_token_env])
     return SupportText(client, sms, platform_for(target, secrets)).run(sms_number)
 

@@ -179,12 +179,49 @@ def test_slow_reports_are_degraded_then_failed(run_go, tmp_path):
     assert "no answer within 0.5 s" in api["probes"][0]["observed"]
 
 
-def test_status_page_not_yet_updated_is_p4_and_still_go(run_go):
-    result = run_go("--sandbox-fault", "statuspage-in-progress", checks=("test_status_page.py",))
+def test_never_go_while_the_status_page_shows_a_maintenance_in_progress(run_go):
+    """An earlier maintenance completed, tonight's still in progress: not the window's end; the email
+    is not sent, the first line says why, and the run is not GO."""
+    result = run_go("--sandbox-fault", "statuspage-in-progress", "--no-wait",
+                    checks=("test_status_page.py", "test_dns.py", "test_email.py"))
+    first = next(line for line in result.output.splitlines() if line.startswith("Go checklist on"))
+    assert "the window has NOT ended: the vendor's status page shows 'Emergency network maintenance' is in " \
+           "progress" in first
+    page, email = result.item("status_page"), result.item("email")
+    assert page["outcome"] == "inconclusive"
+    assert "the vendor reports the maintenance still in progress" in page["probes"][0]["message"]
+    assert email["outcome"] == "skipped" and "the window has not ended" in email["probes"][0]["message"]
+    assert not email["probes"][0]["facts"].get("message_id")           # nothing was sent
+    assert (result.verdict["verdict"], result.exit_code) == ("INCONCLUSIVE", 2)
+    assert "'Emergency network maintenance' is in progress" in result.verdict["maintenance_in_progress"]
+
+
+def test_a_maintenance_in_progress_graded_by_the_target_holds_the_vendors_escalation(run_go, tmp_path):
+    target = write_target(tmp_path, {"status_page.while_in_progress": "P2"})
+    result = run_go("--sandbox-fault", "statuspage-in-progress", "--window-end", "2026-11-23T23:00:00-08:00",
+                    target=target, checks=("test_status_page.py",))
+    first = next(line for line in result.output.splitlines() if line.startswith("Go checklist on"))
+    assert "(--window-end), but the vendor's status page shows 'Emergency network maintenance' is in " \
+           "progress" in first
     page = result.item("status_page")
-    assert (page["outcome"], page["grade"]) == ("failed", "P4")
-    assert "'Platform database upgrade' is in_progress" in page["probes"][0]["observed"]
+    assert (page["outcome"], page["grade"]) == ("failed", "P2")
+    assert (result.verdict["verdict"], result.exit_code) == ("NO-GO", 1)
+    deliveries = result.verdict["escalation"]["deliveries"]
+    vendor = [d for d in deliveries if d["item"] == "status_page" and d["kind"] == "failure"]
+    held = {d["sink"]: d for d in vendor if d["status"] == "skipped"}
+    assert sorted(held) == ["pagerduty", "vendor-support"]
+    assert all(d["detail"].startswith("held: the vendor's status page shows") for d in held.values())
+    assert [d["status"] for d in vendor if d["sink"] == "ops-webhook"] == ["dry-run"]      # ops are told
+
+
+def test_verifying_is_the_end_of_the_window_and_the_run_proceeds(run_go):
+    result = run_go("--sandbox-fault", "statuspage-verifying", checks=("test_status_page.py", "test_email.py"))
+    first = next(line for line in result.output.splitlines() if line.startswith("Go checklist on"))
+    assert "(status page: 'Emergency network maintenance' is verifying (work done" in first
+    assert result.item("status_page")["outcome"] == "passed"
+    assert result.item("email")["outcome"] == "passed"       # the window ended 20 min ago: the email went out
     assert (result.verdict["verdict"], result.exit_code) == ("GO", 0)
+    assert result.verdict["window_end_source"].startswith("status page: 'Emergency network maintenance' is verifying")
 
 
 def test_browser_that_cannot_start_is_inconclusive(run_go, tmp_path):

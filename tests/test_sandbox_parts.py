@@ -20,7 +20,7 @@ TODAYS_FAULTS = [
     "maintenance", "maintenance-for", "login-500", "agents-locked", "desktop-spinner", "desktop-slow",
     "reports-503", "reports-flaky", "reports-401", "reports-slow", "reports-silent",
     "email-no-conversation", "conversation-slow", "api-429",
-    "statuspage-in-progress",
+    "statuspage-in-progress", "statuspage-verifying",
     "sms-maintenance-reply", "sms-not-routed", "sms-undelivered",
     "voice-busy", "voice-no-answer", "voice-maintenance-recording", "voice-error-recording", "voice-dead-air",
     "voice-greeting-then-maintenance", "voice-noise-after-greeting", "voice-second-voice", "voice-line-busy",

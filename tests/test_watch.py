@@ -60,6 +60,19 @@ def test_the_login_page_back_is_not_enough_while_the_status_page_shows_the_maint
     assert not end.ended and "deadline (1 s) passed" in end.source
 
 
+def test_verifying_ends_the_window_the_vendor_is_checking_its_work(platform):
+    sandbox, target = platform
+    sandbox.state.faults.switch_on(Fault("statuspage-in-progress"))
+    thread, found = watch_in_background(MaintenanceWatch(target, interval_s=0.3, deadline_s=30))
+    time.sleep(1)
+    assert thread.is_alive()
+    sandbox.state.faults.replace([Fault("statuspage-verifying")])
+    thread.join(timeout=10)
+    end = found["end"]
+    assert end.ended
+    assert "status page: 'Emergency network maintenance' is verifying (work done" in end.source
+
+
 def test_started_before_the_window_it_does_not_take_no_maintenance_yet_for_over(platform):
     _, target = platform                          # healthy; the last maintenance completed hours ago
     looks = []

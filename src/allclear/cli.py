@@ -234,9 +234,8 @@ def run_watch(args: argparse.Namespace) -> int:
     def on_look(look) -> None:
         waiting.saw(look)
         if waiting.looks == 1 and look.over:
-            done = look.status_page.latest_completed if look.status_page else None
-            when = f"{done.completed_at.astimezone(zone):%Y-%m-%d %H:%M %Z}" if done and done.completed_at else ""
-            last = f" (the last maintenance, {done.name!r}, completed {when})" if when else ""
+            done = look.status_page.latest_ended if look.status_page else None
+            last = f" (the last maintenance: {done.described(zone)})" if done else ""
             console.print(f"no maintenance under way now{last}. If tonight's window has already ended, stop this "
                           "(Ctrl-C) and run `pytest -m go`: it reads the window end from the status page. "
                           "Otherwise this waits for the maintenance to start and end.")

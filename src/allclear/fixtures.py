@@ -61,9 +61,7 @@ def email_window(go_run: GoRun) -> EmailWindow:
     time (run-owned: observations are given the run's, which counts down on the terminal)."""
     if go_run.observer is None:
         pytest.skip("the run is only listing its checks")
-    observer = go_run.observer
-    return EmailWindow(go_run.window_end.moment, go_run.window_end.source, go_run.target.time_zone,
-                       observer.no_wait, observer.progress.append, go_run.stopped, go_run.lanes.idle)
+    return go_run.observer.email_window()
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from allclear.config import ConfigError, Secrets, Target
 from allclear.escalation.dispatch import Delivery, EscalationReport, escalate, resolve_mode
 from allclear.grading import ProbeResult, summarize_item
 from allclear.items import registered
+from allclear.items.status_page import IN_PROGRESS_FACT, graded_while_in_progress
 from allclear.lanes import Lanes, RunDeadline, keep_environment_steady
 from allclear.observing import Observer
 from allclear.probe_notes import probe_result
@@ -104,8 +105,7 @@ class GoRun:
             self._stop_sandbox()
             raise pytest.UsageError(str(exc)) from None
         self.faults = self.sandbox.state.faults.describe() if self.sandbox else []
-        email = self.target.email
-        ask = self.target.status_page if email is not None and email.enabled and not self.listing else None
+        ask = None if self.listing else self.target.status_page
         if self.listing:                    # listing the checks must not read or send anything
             return
         if self.preflight:
@@ -302,13 +302,23 @@ class GoRun:
         by_item: dict[str, list[ProbeResult]] = {}
         for result in self.results.values():
             by_item.setdefault(result.item, []).append(result)
-        items = [summarize_item(key, self.titles[key], probes, self.target.grading) for key, probes in by_item.items()]
+        items = [graded_while_in_progress(summarize_item(key, self.titles[key], probes, self.target.grading),
+                                          self.target.status_page) for key, probes in by_item.items()]
         return RunVerdict.of(
             items, target=self.target.name, started_at=self.started_at, finished_at=datetime.now(timezone.utc),
             window_end=self.window_end.moment, window_end_source=self.window_end.source, faults=self.faults,
             target_file=str(self.target_path.resolve()), time_zone=self.target.time_zone, preflight=self.preflight,
             baseline=f"{self.baseline.path} (taken {self.baseline.taken_at.isoformat(timespec='seconds')})"
-            if self.baseline else "")
+            if self.baseline else "", maintenance_in_progress=self._maintenance_in_progress(items))
+
+    def _maintenance_in_progress(self, items: list) -> str:
+        """What the status page showed in progress: its own item's reading, the later one (a pass: none
+        any more), else what the run read when it started."""
+        page = next((item for item in items if item.item == "status_page"), None)
+        if page is None:
+            return self.window_end.in_progress
+        said = "; ".join(p.facts[IN_PROGRESS_FACT] for p in page.probes if IN_PROGRESS_FACT in p.facts)
+        return said or ("" if page.outcome == "passed" else self.window_end.in_progress)
 
     def _escalate(self) -> EscalationReport:
         """Escalate while the sandbox (and its ticket desk) is still up; a crash here is reported, not lost."""

@@ -55,8 +55,7 @@ class Observer:
             evidence_dir = evidence_dir / f"try-{tries + 1}"          # an earlier try's evidence stays as it was
         self.evidence_dirs[node.nodeid] = evidence_dir
         owned = {"target": self.target, "secrets": self.secrets, "evidence_dir": evidence_dir,
-                 "email_window": EmailWindow(self.window_end.moment, self.window_end.source, self.target.time_zone,
-                                             self.no_wait, self.progress.append, self.stopped, self.lanes.idle)}
+                 "email_window": self.email_window()}
         kwargs = {name: params[name] if name in params else owned[name]
                   for name in spec.arguments if name != "chromium"}
         name = f"{item_key(node)}/{probe_id(node)}"
@@ -70,6 +69,11 @@ class Observer:
             job = self.lanes.start_blocking(name, spec.function, kwargs, spec.serial)
         self.jobs[key] = job
         return job
+
+    def email_window(self) -> EmailWindow:
+        """The wait before a probe that goes out a while after the window (the email, the text)."""
+        return EmailWindow(self.window_end, self.target.time_zone, self.no_wait, self.progress.append,
+                           self.stopped, self.lanes.idle, self.target.status_page)
 
     def pool_size(self, pool: str) -> int:
         sizes = {"agents": self.target.run.agents_at_once}

@@ -62,9 +62,15 @@ def terminal_line(config: pytest.Config) -> Callable[[str], None]:
 def opening_line(target_name: str, time_zone: str, items: int, probes: int, deadline_s: float,
                  window_end: WindowEnd, faults: list[str]) -> str:
     faults_text = f"; sandbox faults: {', '.join(faults)}" if faults else ""
+    in_progress = window_end.in_progress
     if window_end.moment:
         local = window_end.moment.astimezone(ZoneInfo(time_zone))
         window = f"window ended {local:%Y-%m-%d %H:%M:%S %Z} ({window_end.source})"
+        if in_progress:
+            window += f", but the vendor's status page shows {in_progress}: no GO while it is"
+    elif in_progress:
+        window = (f"the window has NOT ended: the vendor's status page shows {in_progress} (the email waits for "
+                  "its end; no GO while it is)")
     else:
         window = "window end not known: the email goes out at once"
     return (f"Go checklist on {target_name}: {items} items, {probes} probes, "

@@ -38,6 +38,7 @@ class RunVerdict:
     time_zone: str = "UTC"          # the target's: times for people are given in it
     baseline: str = ""              # the baseline compared with (allclear.baseline), or what a preflight kept
     preflight: bool = False         # a run before the window, taking the baseline: nothing escalated
+    maintenance_in_progress: str = ""   # what the status page showed in progress: no GO, nothing to the vendor
 
     @classmethod
     def of(cls, items: list[ItemResult], **context) -> "RunVerdict":
@@ -144,6 +145,9 @@ class RunVerdict:
         ]
         if self.faults:
             lines.append(f"Sandbox faults injected: {', '.join(self.faults)}.")
+        if self.maintenance_in_progress:
+            lines.append(f"The vendor's status page shows {self.maintenance_in_progress}: the window has not ended, "
+                         "so the run cannot say GO, and failures go to ops only, not to the vendor.")
         if self.preflight:
             lines.append(f"Preflight, before the window: nothing was escalated; the baseline is `{self.baseline}`.")
         elif self.baseline:

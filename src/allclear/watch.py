@@ -34,14 +34,15 @@ class Look:
     def in_maintenance(self) -> bool:
         """The maintenance page, or a login page not up at all (a 502, a refused connection: some
         platforms are simply down for the window), or a maintenance posted as in progress."""
-        return bool((self.login and not self.login.up) or (self.status_page and self.status_page.active))
+        return bool((self.login and not self.login.up) or (self.status_page and self.status_page.in_progress))
 
     @property
     def over(self) -> bool:
-        """The login page up and the status page showing no maintenance under way."""
+        """The login page up and the status page showing no maintenance under way (`verifying`: the
+        work is done, so the window is over)."""
         login_up = self.login is None or self.login.up
         page = self.status_page
-        return login_up and (page is None or (not page.problem and not page.active))
+        return login_up and (page is None or (not page.problem and not page.in_progress))
 
     def login_text(self) -> str:
         return "not watched (no [login])" if self.login is None else self.login.describe()
@@ -52,13 +53,12 @@ class Look:
             return "not watched (no [status_page])"
         if page.problem:
             return page.problem
-        if page.active:
-            first = page.active[0]
+        if page.in_progress:
+            first = page.in_progress[0]
             since = f" since {first.scheduled_for.astimezone(zone):%H:%M %Z}" if first.scheduled_for else ""
-            return f"{first.name!r} {first.status.replace('_', ' ')}{since}"
-        if page.latest_completed:
-            done = page.latest_completed
-            return f"no maintenance under way; {done.name!r} completed {done.completed_at.astimezone(zone):%H:%M:%S %Z}"
+            return f"{first.name!r} in progress{since}"
+        if page.latest_ended:
+            return f"no maintenance under way; {page.latest_ended.described(zone)}"
         return f"no maintenance under way ({page.description or page.indicator})"
 
 
@@ -119,17 +119,16 @@ class MaintenanceWatch:
         return None
 
     def _completed_since(self, look: Look, began: datetime) -> bool:
-        done = look.status_page.latest_completed if look.status_page else None
-        return bool(done and done.completed_at >= began - timedelta(seconds=self.interval_s))
+        done = look.status_page.latest_ended if look.status_page else None
+        return bool(done and done.ended_at >= began - timedelta(seconds=self.interval_s))
 
     def _source(self, look: Look, seen_maintenance: bool) -> str:
         seen = []
         if look.login is not None:
             seen.append("login page back")
         page = look.status_page
-        if page is not None and page.latest_completed:
-            seen.append(f"status page: {page.latest_completed.name!r} completed "
-                        f"{page.latest_completed.completed_at.astimezone(timezone.utc):%H:%M:%S} UTC")
+        if page is not None and page.latest_ended:
+            seen.append(f"status page: {page.latest_ended.described()}")
         elif page is not None:
             seen.append("status page: no maintenance under way")
         when = "saw it end" if seen_maintenance else "found it already over"

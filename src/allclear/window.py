@@ -1,8 +1,10 @@
 """The maintenance window: when it ended (and who said so), when the email may be sent; business hours.
 
 The window end comes from the first of: the command line (`--window-end`, or what `allclear watch`
-saw), the target file, a maintenance the status page shows completed recently. Business hours
-decide whether the chat widget should be available at all.
+saw), the target file, a maintenance the status page shows ended recently (`verifying` or
+`completed`, whichever came first). A maintenance the status page shows still in progress means the
+window has not ended: the run says so, the email waits for its end, and the run cannot say GO.
+Business hours decide whether the chat widget should be available at all.
 
 The vendor asks for the test email to go out at least 15 minutes after the window ends (mail
 queued during the window is still being routed before then). With no known window end, as in a
@@ -21,13 +23,14 @@ from zoneinfo import ZoneInfo
 
 from allclear.config import BusinessHours
 from allclear.items.status_page import StatusPageCheck
-from allclear.probes.statuspage import read_status_page
+from allclear.probes.statuspage import StatusPageObservation, read_status_page
 
 
 @dataclass(frozen=True)
 class WindowEnd:
     moment: datetime | None = None
     source: str = "none given"
+    in_progress: str = ""      # what the status page showed still in progress when the run started
 
 
 class WindowEndError(ValueError):
@@ -47,15 +50,23 @@ def parse_window_end(text: str, option: str = "--window-end") -> datetime:
 def resolve_window_end(given: str | None, given_source: str, target_window_end: datetime | None,
                        status_page: StatusPageCheck | None = None) -> WindowEnd:
     """The window end and its source: the command line's, else the target file's, else (when a
-    status page is given to ask) a maintenance it shows completed within its `recent_hours`."""
-    if given:
-        return WindowEnd(parse_window_end(given), given_source)
-    if target_window_end is not None:
-        return WindowEnd(target_window_end, "target file")
+    status page is given to ask) a maintenance it shows ended within its `recent_hours`. Whichever
+    it is, a maintenance the status page shows in progress is kept in `in_progress`."""
     try:
-        found = window_end_from_status_page(status_page)
+        seen = read_status_page(status_page.url, status_page.timeout_s) \
+            if status_page is not None and status_page.enabled else None
     except Exception:  # noqa: BLE001 - the status page's own check reports what is wrong with it
-        found = None
+        seen = None
+    if seen is not None and seen.problem:
+        seen = None
+    in_progress = seen.in_progress[0].described() if seen and seen.in_progress else ""
+    if given:
+        return WindowEnd(parse_window_end(given), given_source, in_progress)
+    if target_window_end is not None:
+        return WindowEnd(target_window_end, "target file", in_progress)
+    if in_progress:
+        return WindowEnd(None, "not yet: the status page shows the maintenance in progress", in_progress)
+    found = recent_end(seen, status_page.recent_hours) if seen else None
     return WindowEnd(*found) if found else WindowEnd()
 
 
@@ -92,41 +103,65 @@ class EmailWindow:
     """The wait before the test email: until the window end plus the vendor's delay.
 
     It runs in the email probe's own thread, beside the rest of the checklist, giving back its
-    probe slot meanwhile (`idle`); its countdown goes to `say` (the terminal). It gives up as soon
-    as `stopped` is set (the run's deadline passed, or the run ended), and says so even when the
-    wait is over: no probe email goes out after the run.
+    probe slot meanwhile (`idle`); its countdown goes to `say` (the terminal). While the status page
+    shows the maintenance in progress (and no window end was given), it first waits for the status
+    page to show it ended, reading it every `poll_s`. It gives up as soon as `stopped` is set (the
+    run's deadline passed, or the run ended), and says so even when the wait is over: no probe
+    email goes out after the run.
     """
 
-    def __init__(self, window_end: datetime | None, source: str, time_zone: str, no_wait: bool,
-                 say: Callable[[str], None], stopped: threading.Event,
-                 idle: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext):
-        self.window_end, self.source, self.time_zone = window_end, source, time_zone
-        self.no_wait, self.say, self.stopped, self.idle = no_wait, say, stopped, idle
+    def __init__(self, window: WindowEnd, time_zone: str, no_wait: bool, say: Callable[[str], None],
+                 stopped: threading.Event, idle: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
+                 status_page: StatusPageCheck | None = None, poll_s: float = 30.0):
+        self.window_end, self.source, self.in_progress = window.moment, window.source, window.in_progress
+        self.time_zone, self.no_wait, self.say, self.stopped, self.idle = time_zone, no_wait, say, stopped, idle
+        self.status_page, self.poll_s = status_page, poll_s
 
-    def wait(self, delay_minutes: float) -> datetime | None:
+    def wait(self, delay_minutes: float, what: str = "email") -> datetime | None:
+        """Until `what` (the email, the text) may go out: the window end plus `delay_minutes`."""
+        if self.window_end is None and self.in_progress:
+            self._until_the_maintenance_ends(what)
         due = email_due_at(self.window_end, delay_minutes)
         if due is not None and due > datetime.now(timezone.utc):
             local_due = due.astimezone(ZoneInfo(self.time_zone))
             why = f"window end {self.window_end:%H:%M:%S %Z} ({self.source}) + {delay_minutes:g} min"
             if self.no_wait:
-                raise NotYetDue(f"not yet due: the email may be sent from {local_due:%Y-%m-%d %H:%M:%S %Z} ({why})")
-            self.say(f"email: waiting until {local_due:%H:%M:%S %Z} to send ({why})")
+                raise NotYetDue(f"not yet due: the {what} may be sent from {local_due:%Y-%m-%d %H:%M:%S %Z} ({why})")
+            self.say(f"{what}: waiting until {local_due:%H:%M:%S %Z} to send ({why})")
             with self.idle():
                 while (left := (due - datetime.now(timezone.utc)).total_seconds()) > 0:
-                    self.say(f"email: sending in {countdown_text(left)}")
+                    self.say(f"{what}: sending in {countdown_text(left)}")
                     if self.stopped.wait(min(left, 30 if left > 120 else 10 if left > 20 else 2)):
                         break
         if self.stopped.is_set():
-            raise TimeoutError("the run stopped before the email could be sent; nothing was sent")
+            raise TimeoutError(f"the run stopped before the {what} could be sent; nothing was sent")
         return due
 
 
-def window_end_from_status_page(page: StatusPageCheck | None) -> tuple[datetime, str] | None:
-    """The end of a maintenance the status page shows as completed within its `recent_hours`."""
-    if page is None or not page.enabled:
-        return None
-    seen = read_status_page(page.url, page.timeout_s)
-    recent = seen.latest_completed
-    if recent and datetime.now(timezone.utc) - recent.completed_at <= timedelta(hours=page.recent_hours):
-        return recent.completed_at, f"status page: {recent.name!r} completed"
+    def _until_the_maintenance_ends(self, what: str) -> None:
+        """Not sent while the vendor says its maintenance is in progress: the window has not ended."""
+        if self.no_wait or self.status_page is None:
+            raise NotYetDue(f"not sent: the vendor's status page shows {self.in_progress}: the window has not "
+                            f"ended (the {what} goes out a while after it does)")
+        self.say(f"{what}: waiting for the maintenance to end ({self.in_progress}); reading the status page "
+                 f"every {self.poll_s:g} s")
+        with self.idle():
+            while not self.stopped.wait(self.poll_s):
+                seen = read_status_page(self.status_page.url, self.status_page.timeout_s)
+                found = None if seen.problem else recent_end(seen, self.status_page.recent_hours)
+                if found:
+                    self.window_end, self.source = found
+                    self.in_progress = ""
+                    self.say(f"{what}: the maintenance has ended ({self.source})")
+                    return
+        raise TimeoutError(f"the run stopped while the vendor's status page still showed {self.in_progress}; "
+                           "nothing was sent: the window has not ended")
+
+
+def recent_end(seen: StatusPageObservation, recent_hours: float) -> tuple[datetime, str] | None:
+    """The end of the maintenance the status page shows ended (verifying or completed) within
+    `recent_hours`, while none is in progress."""
+    ended = seen.window_end
+    if ended and datetime.now(timezone.utc) - ended.ended_at <= timedelta(hours=recent_hours):
+        return ended.ended_at, f"status page: {ended.described()}"
     return None

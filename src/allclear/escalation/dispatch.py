@@ -106,7 +106,10 @@ def _escalate(verdict, target, secrets, reports_dir, dry_run, report, report_pat
             for client in clients:
                 if change.kind in OPS_ONLY and not client.config.ops:
                     continue
-                if client.label in unreachable:
+                if change.kind == "failure" and verdict.maintenance_in_progress and not client.config.ops:
+                    delivery = Delivery(client.label, change.item.item, change.kind, change.action, "skipped",
+                                        f"held: the vendor's status page shows {verdict.maintenance_in_progress}")
+                elif client.label in unreachable:
                     delivery = Delivery(client.label, change.item.item, change.kind, change.action, "failed",
                                         f"not tried: unreachable earlier in this run ({unreachable[client.label]})")
                 else:

@@ -1,10 +1,15 @@
 """The sandbox's status page, in the Statuspage v2 public JSON shapes, under `/statuspage`.
 
 One scheduled maintenance: completed some hours before the sandbox started (so a healthy run has
-no email delay to wait out), or in progress while the `maintenance` or `statuspage-in-progress`
-fault is on (the vendor posts the completion only once the work is done). Once the `maintenance`
-fault has been on, the maintenance is that one: in progress from when it was switched on, completed
-when it was switched off (or its `maintenance-for` time ran out), as `allclear watch` expects.
+no email delay to wait out), or in progress while the `maintenance` fault is on (the vendor posts
+the completion only once the work is done). Once the `maintenance` fault has been on, the
+maintenance is that one: in progress from when it was switched on, completed when it was switched
+off (or its `maintenance-for` time ran out), as `allclear watch` expects.
+
+`statuspage-in-progress` adds a second maintenance, in progress since a few minutes before the
+sandbox started, beside the completed one (the page a run must not take for "the window ended");
+`statuspage-verifying` puts that second one in `verifying`: the work was done 20 minutes before the
+sandbox started and the vendor is checking it, which is when the checklist should run.
 """
 
 from __future__ import annotations
@@ -17,8 +22,14 @@ from allclear.sandbox.parts import FaultKinds
 from allclear.sandbox.platform import STATE
 
 FAULTS: FaultKinds = {
-    "statuspage-in-progress": (None, "the status page still shows the maintenance in progress"),
+    "statuspage-in-progress": (None, "the status page shows a second maintenance in progress (an earlier one "
+                                     "completed)"),
+    "statuspage-verifying": (None, "the status page shows a second maintenance verifying: done 20 min ago, "
+                                   "the vendor checking it"),
 }
+SECOND = "Emergency network maintenance"
+SECOND_STARTED_MIN_AGO = 40        # before the sandbox started; verifying from 20 minutes before it
+SECOND_VERIFYING_MIN_AGO = 20
 ORDER = 30
 STAYS_UP_IN_MAINTENANCE = ("/statuspage",)     # the vendor's status page is not on its platform
 COMPONENTS = ["Agent Desktop", "Voice", "Email", "Chat", "Help Center", "Reporting API"]
@@ -36,8 +47,42 @@ def _page(request: web.Request) -> dict:
 
 
 def _in_progress(request: web.Request) -> bool:
+    return request.app[STATE].faults.active("maintenance")
+
+
+def _second(request: web.Request) -> dict | None:
+    """The second maintenance of `statuspage-in-progress` / `statuspage-verifying`, or None."""
     faults = request.app[STATE].faults
-    return faults.active("maintenance") or faults.active("statuspage-in-progress")
+    status = "in_progress" if faults.active("statuspage-in-progress") else \
+        "verifying" if faults.active("statuspage-verifying") else None
+    if status is None:
+        return None
+    started = request.app[STARTED_AT].replace(microsecond=0) - timedelta(minutes=SECOND_STARTED_MIN_AGO)
+    verifying = request.app[STARTED_AT].replace(microsecond=0) - timedelta(minutes=SECOND_VERIFYING_MIN_AGO)
+    updates = [{"id": "upd-21", "status": "in_progress", "body": "We are performing network maintenance.",
+                "created_at": _iso(started), "updated_at": _iso(started), "display_at": _iso(started)}]
+    if status == "verifying":
+        updates.insert(0, {"id": "upd-22", "status": "verifying", "body": "The work is done; we are verifying it.",
+                           "created_at": _iso(verifying), "updated_at": _iso(verifying),
+                           "display_at": _iso(verifying)})
+    return {
+        "id": "sandbox-maint-2", "name": SECOND, "status": status, "impact": "maintenance",
+        "shortlink": "https://stspg.io/sandbox2", "created_at": _iso(started - timedelta(hours=1)),
+        "updated_at": _iso(verifying if status == "verifying" else started),
+        "monitoring_at": None, "page_id": "sandbox", "resolved_at": None,
+        "scheduled_for": _iso(started), "scheduled_until": _iso(started + timedelta(hours=1)),
+        "started_at": _iso(started), "incident_updates": updates, "components": [],
+    }
+
+
+def _maintenances(request: web.Request) -> list[dict]:
+    """Every maintenance the page lists, newest first."""
+    second = _second(request)
+    return [second, _maintenance(request)] if second else [_maintenance(request)]
+
+
+def _under_way(request: web.Request) -> bool:
+    return any(m["status"] == "in_progress" for m in _maintenances(request))
 
 
 def _maintenance(request: web.Request) -> dict:
@@ -66,7 +111,7 @@ def _maintenance(request: web.Request) -> dict:
 
 
 def _status(request: web.Request) -> dict:
-    if _in_progress(request):
+    if _under_way(request):
         return {"indicator": "maintenance", "description": "Service Under Maintenance"}
     return {"indicator": "none", "description": "All Systems Operational"}
 
@@ -76,19 +121,17 @@ async def status(request: web.Request) -> web.Response:
 
 
 async def summary(request: web.Request) -> web.Response:
-    maintenance = _maintenance(request)
-    component_status = "under_maintenance" if _in_progress(request) else "operational"
+    component_status = "under_maintenance" if _under_way(request) else "operational"
     components = [{"id": f"comp-{i}", "name": name, "status": component_status, "position": i,
                    "description": None, "showcase": True, "group": False, "only_show_if_degraded": False}
                   for i, name in enumerate(COMPONENTS, start=1)]
-    active = [maintenance] if maintenance["status"] != "completed" else []
+    active = [m for m in _maintenances(request) if m["status"] != "completed"]
     return web.json_response({"page": _page(request), "components": components, "incidents": [],
                               "scheduled_maintenances": active, "status": _status(request)})
 
 
 async def active(request: web.Request) -> web.Response:
-    maintenance = _maintenance(request)
-    listed = [maintenance] if maintenance["status"] in ("in_progress", "verifying") else []
+    listed = [m for m in _maintenances(request) if m["status"] in ("in_progress", "verifying")]
     return web.json_response({"page": _page(request), "scheduled_maintenances": listed})
 
 
@@ -97,7 +140,7 @@ async def upcoming(request: web.Request) -> web.Response:
 
 
 async def all_maintenances(request: web.Request) -> web.Response:
-    return web.json_response({"page": _page(request), "scheduled_maintenances": [_maintenance(request)]})
+    return web.json_response({"page": _page(request), "scheduled_maintenances": _maintenances(request)})
 
 
 async def _started(app: web.Application) -> None:
