@@ -55,10 +55,32 @@ def test_closed_widget_shows_its_offline_message(run_go, tmp_path):
     assert chat["outcome"] == "passed"
 
 
-def test_closed_widget_is_skipped_with_the_reason(run_go, tmp_path):
+def test_outside_business_hours_self_service_is_still_checked_and_live_chat_left_out_with_the_reason(run_go,
+                                                                                                     tmp_path):
     chat = run_go(target=closed_target(tmp_path, "skip"), checks=CHAT).item("chat_widget")
-    assert chat["outcome"] == "skipped"
-    assert chat["probes"][0]["message"].startswith("outside business hours")
+    assert chat["outcome"] == "passed"
+    assert chat["probes"][0]["facts"]["not_checked"] == ["live chat: outside business hours (off_hours = \"skip\")"]
+
+
+@pytest.mark.parametrize("off_hours", ["offline-message", "skip"])
+@pytest.mark.parametrize("fault, step, says", [
+    ("chat-search-off", "Quick actions load", "\"Enable Search and Quick Actions\" still switched off"),
+    ("chat-quick-actions-fail", "Quick actions load", "quick actions did not load"),
+])
+def test_search_and_quick_actions_are_checked_at_night_too(run_go, tmp_path, off_hours, fault, step, says):
+    """Windows end at night: the switch people forget to turn back on is caught outside business hours."""
+    result = run_go("--sandbox-fault", fault, target=closed_target(tmp_path, off_hours), checks=CHAT)
+    chat = result.item("chat_widget")
+    assert (chat["outcome"], chat["grade"]) == ("failed", "P1")
+    observed = failed_probe(chat)["observed"]
+    assert observed.startswith(f"{step}: ") and says in observed
+
+
+def test_search_alone_names_the_switch_when_quick_actions_are_not_checked(run_go, tmp_path):
+    target = write_target(tmp_path, {"business_hours.weekly": {}, "chat_widget.quick_actions": False})
+    chat = run_go("--sandbox-fault", "chat-search-off", target=target, checks=CHAT).item("chat_widget")
+    observed = failed_probe(chat)["observed"]
+    assert observed.startswith("FAQ search answers: the panel has no search box") and "still switched off" in observed
 
 
 def test_closed_widget_expected_hidden_but_shown_fails(run_go, tmp_path):

@@ -60,3 +60,16 @@ def test_no_password_or_seed_in_any_file_with_traces_kept(run_go, tmp_path, faul
     evidence = {Path(path).name for p in failed for path in p["evidence"]}
     assert any(name.endswith(".zip") for name in evidence) and "screenshot.png" in evidence
     assert not find_leaks(result.reports, secrets, result.output)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault, outcome", [(None, "passed"), ("chat-search-off", "failed")])
+def test_sandbox_bs_widget_at_night_self_service_checked_live_chat_offline(run_go, tmp_path, fault, outcome):
+    """B's widget sits in an iframe and words things its own way: at night too, search and quick actions
+    must answer, and the offline note stands where "Message us" is in business hours."""
+    target = write_target(tmp_path, {"business_hours.weekly": {}}, base=SANDBOX_B)
+    chat = run_go(*(["--sandbox-fault", fault] if fault else []), target=target,
+                  checks=("test_chat_widget.py",)).item("chat_widget")
+    assert chat["outcome"] == outcome
+    if fault:
+        assert "still switched off" in chat["probes"][0]["observed"]

@@ -1,4 +1,4 @@
-"""Chat widget: on each website page it loads and is usable (in business hours), or behaves as configured off-hours."""
+"""Chat widget: on each website page it loads and is usable at any hour; live chat as business hours say."""
 
 from __future__ import annotations
 
@@ -33,9 +33,14 @@ class ChatWidgetCheck(Section):
     pages: list[Url] = Field(min_length=1)          # website pages that embed the widget
     script_url_contains: str = "chat-sdk/widget.js"  # how the widget's script is recognised among requests
     search_query: str = "return"                     # must return at least one answer
-    start_chat: bool = False                         # also start a chat and send test_message (to a test queue!)
-    test_message: str = "allclear post-maintenance test: please ignore"
-    off_hours: Literal["hidden", "offline-message", "skip"] = "skip"   # what the widget does when closed
+    # Self-service works at any hour (the vendor's advice: switch it off before the window, back on after it):
+    quick_actions: bool = True                       # the panel's quick actions must load
+    search: bool = True                              # answer search must return search_query's answers
+    start_chat: bool = False                         # in business hours, also start a chat and send test_message
+    test_message: str = "allclear post-maintenance test: please ignore"  # (to a test queue!)
+    # Outside business hours, live chat: "offline-message" (checked in the panel), "skip" (not checked), or
+    # "hidden" (the whole widget hides off-hours; its self-service is then not checked, with the reason).
+    off_hours: Literal["hidden", "offline-message", "skip"] = "skip"
     load_timeout_s: Seconds = 20.0
     step_timeout_s: Seconds = 10.0
     budget_s: Seconds = 10.0                         # page to usable widget slower than this: a P4 note
@@ -49,7 +54,8 @@ def _reproduce(chat: ChatWidgetCheck, probes: str) -> list[str]:
 
 
 ITEM = GoItem(
-    key="chat_widget", title="The chat widget is there and usable (in business hours)", order=7, name="Chat widget",
+    key="chat_widget", title="The chat widget is there and usable (live chat in business hours)", order=7,
+    name="Chat widget",
     probe=("website page", "website pages"), settings=ChatWidgetCheck,
     parameter=Parameter("widget_page", lambda target: target.chat_widget.pages
                         if target.chat_widget and target.chat_widget.enabled else []),

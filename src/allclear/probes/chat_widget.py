@@ -3,6 +3,9 @@
 During maintenance the vendor's widget can still appear while its quick actions and search do not
 load, and ops throttle chat to 0% (which hides it) before the window. So the probe walks the widget
 like a customer: script loaded, launcher shown, panel opened, quick actions and search answered.
+Those are self-service and work at any hour; only live chat follows business hours (a chat started
+in them, the offline message outside them). Windows end at night: the revert people forget
+(search and quick actions switched back on) must be caught then too.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class WidgetObservation(WalkRecord):
     chat_message_sent: bool | None = None
     seconds_to_usable: float | None = None
     console_errors: list[str] = field(default_factory=list)
+    not_checked: list[str] = field(default_factory=list)     # what this visit left out, and why
 
 
 class WidgetVisit:
@@ -43,17 +47,7 @@ class WidgetVisit:
 
     async def run(self, page_url: str, expected_open: bool) -> WidgetObservation:
         seen = WidgetObservation(page_url=page_url, expected_open=expected_open)
-        steps = [("Open the website page", self._open_page)]
-        if expected_open:
-            steps += [("Chat launcher appears", self._launcher_appears), ("Panel opens", self._panel_opens),
-                      ("Quick actions load", self._quick_actions_load), ("FAQ search answers", self._search)]
-            if self.settings.start_chat:
-                steps.append(("A chat starts and a message is sent", self._send_message))
-        elif self.settings.off_hours == "hidden":
-            steps.append(("Widget stays hidden outside business hours", self._stays_hidden))
-        else:
-            steps += [("Chat launcher appears", self._launcher_appears),
-                      ("Offline message shows outside business hours", self._offline_message)]
+        steps = [("Open the website page", self._open_page), *self._steps(seen, expected_open)]
         async with BrowserWalk(self.browser, seen, self.evidence_dir, self.settings.step_timeout_s,
                                trace="trace.zip") as walk:
             walk.page.on("console", lambda message: self._console(seen, message))
@@ -61,9 +55,29 @@ class WidgetVisit:
             walk.page.on("response", lambda response: self._response(seen, response))
             started = time.monotonic()
             await walk.run(steps)
-            if not seen.failed_step and expected_open:
+            if not seen.failed_step and seen.launcher_visible:
                 seen.seconds_to_usable = round(time.monotonic() - started, 2)
         return seen
+
+    def _steps(self, seen: WidgetObservation, expected_open: bool) -> list:
+        """Self-service at any hour, then live chat as business hours say."""
+        s = self.settings
+        if not expected_open and s.off_hours == "hidden":
+            seen.not_checked.append("search and quick actions: the widget is hidden outside business hours "
+                                    "(off_hours = \"hidden\")")
+            return [("Widget stays hidden outside business hours", self._stays_hidden)]
+        steps = [("Chat launcher appears", self._launcher_appears), ("Panel opens", self._panel_opens)]
+        if s.quick_actions:
+            steps.append(("Quick actions load", self._quick_actions_load))
+        if s.search:
+            steps.append(("FAQ search answers", self._search))
+        if expected_open and s.start_chat:
+            steps.append(("A chat starts and a message is sent", self._send_message))
+        elif not expected_open and s.off_hours == "offline-message":
+            steps.append(("Offline message shows outside business hours", self._offline_message))
+        elif not expected_open:
+            seen.not_checked.append("live chat: outside business hours (off_hours = \"skip\")")
+        return steps
 
     def _console(self, seen: WidgetObservation, message: ConsoleMessage) -> None:
         if message.type == "error" and self.settings.script_url_contains in (message.location or {}).get("url", ""):
@@ -129,7 +143,10 @@ class WidgetVisit:
     async def _search(self, page: Page, seen: WidgetObservation) -> bool:
         search = locate(page, self.sel.search_input).first
         if await search.count() == 0:
-            seen.problem = f"the panel has no search box ({self.sel.search_input})"
+            await appears(search, within_s=3)
+        if await search.count() == 0:
+            seen.problem = (f"the panel has no search box ({self.sel.search_input}): is \"Enable Search and Quick "
+                            "Actions\" still switched off?")
             return False
         await search.fill(self.settings.search_query)
         await search.press("Enter")
@@ -159,7 +176,6 @@ class WidgetVisit:
         return not seen.launcher_visible
 
     async def _offline_message(self, page: Page, seen: WidgetObservation) -> bool:
-        await locate(page, self.sel.launcher).first.click()
         if not await appears(locate(page, self.sel.offline_message)):
             seen.problem = f"no offline message ({self.sel.offline_message}) in the chat panel outside business hours"
             return False

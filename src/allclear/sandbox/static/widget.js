@@ -2,9 +2,9 @@
  * The sandbox's chat widget: a stand-in for the vendor's, written for allclear (no vendor code).
  *
  * Reads window.gladlyConfig.appId, fetches its configuration from the origin it was loaded from,
- * and then: throttled to 0% -> renders nothing; otherwise a launcher that opens a panel. Outside
- * business hours the panel shows only the offline message. Inside them it shows FAQ search and
- * quick actions (when "Enable Search and Quick Actions" is on) and "Start a chat". Quick actions
+ * and then: throttled to 0% -> renders nothing; otherwise a launcher that opens a panel with FAQ
+ * search and quick actions (when "Enable Search and Quick Actions" is on: self-service, at any
+ * hour), then "Start a chat" in business hours, the offline message outside them. Quick actions
  * that fail to load are retried every 2 s, and the loading placeholder stays meanwhile.
  * Healthy, it logs nothing to the console.
  */
@@ -170,17 +170,13 @@
 
   function panelFor(config) {
     var panel = el("div", { id: "gladly-panel", role: "dialog", "aria-label": "Chat", "data-testid": "chat-panel" });
-    if (!config.available) {
-      panel.appendChild(el("p", { "data-testid": "chat-offline" }, config.offlineMessage));
-      return panel;
-    }
     panel.appendChild(el("h2", {}, "How can we help?"));
-    var chat = chatArea();
+    var chat = config.available ? chatArea() : null;
     if (config.searchAndQuickActionsEnabled) {
       panel.appendChild(searchArea());
-      panel.appendChild(quickActionsArea(function (action) { chat.open(action.label); }));
+      panel.appendChild(quickActionsArea(function (action) { if (chat) chat.open(action.label); }));
     }
-    panel.appendChild(chat.node);
+    panel.appendChild(chat ? chat.node : el("p", { "data-testid": "chat-offline" }, config.offlineMessage));
     return panel;
   }
 
