@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import tomllib
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,31 @@ def test_a_p1_pages_once_tickets_once_and_resolves_when_green(run_go):
     assert desk(third)["alerts"][0]["status"] == "resolved"
     assert desk(third)["tickets"][0]["status"] == "solved"
     assert (third.reports / "ticket.md").read_text().startswith("# Resolved sandbox: Agent login passes again")
+
+
+def test_a_p1_found_at_the_window_end_pages_at_once_while_the_email_waits(run_go):
+    """The page goes out when the login item is decided, not when the email (due a while after the
+    window) is answered; the run's end updates the same ticket and alert with the final report."""
+    window_end = datetime.now(timezone.utc)
+    run = run_go("--sandbox-fault", "agents-locked:4", "--escalate", "--window-end", window_end.isoformat(),
+                 "--email-delay", "0.75", checks=("test_login.py", "test_dns.py", "test_email.py"), html=True)
+    assert run.exit_code == 1, run.output[-3000:]
+    (alert,) = desk(run)["alerts"]
+    (ticket,) = desk(run)["tickets"]
+    paged = datetime.fromisoformat(alert["opened_at"])
+    assert paged - window_end < timedelta(seconds=45), (paged, window_end)      # the email was due after 45 s
+    first, last = ticket["comments"][0]["body"], ticket["comments"][-1]["body"]
+    assert "verdict NO-GO (P1) so far); run still in progress: email round trip due" in first
+    assert last.startswith("The run has ended (NO-GO (P1)): this is its final report.")
+    assert [a["file_name"] for a in ticket["comments"][-1]["attachments"]] == ["allclear-report-sandbox.html"]
+    assert len(ticket["comments"]) == 2 and alert["events"] == 2                  # updated, never opened twice
+
+    timeline = [event["what"] for event in run.verdict["timeline"]]
+    paged_at = timeline.index("escalation (at once): pagerduty: open login → sent")
+    assert paged_at < next(i for i, what in enumerate(timeline) if what.startswith("email sent to"))
+    assert "escalation (end of run): vendor-support: update login → sent" in timeline
+    assert run.verdict["final"] is True and run.verdict["escalation"]["failed"] == 0
+    assert "verdict so far: NO-GO (P1) so far — email round trip due" in run.output
 
 
 def test_sandbox_runs_are_dry_by_default(run_go):

@@ -256,6 +256,7 @@ def test_on_a_terminal_the_live_panels_show_the_wait_and_the_items(tmp_path):
     assert "next look" in text and "waiting for the maintenance window to end" in text       # the wait's panel
     assert "sends at" in text and "running" in text                                           # the run's panel
     assert "Every agent can log in and set a status" in text and "GO on sandbox" in text
+    assert "verdict so far: GO so far — email round trip" in text      # only the waiting items left
 
 
 @pytest.mark.parametrize("args, says", [

@@ -8,6 +8,8 @@ Being registered only for Go runs, none of its hooks has to ask whether this is 
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -20,7 +22,8 @@ from allclear import allure_report, baseline, run_output, terminal
 from allclear.checklist import is_go_item, item_key, item_of, maybe_skipped, observations_of, probe_id
 from allclear.config import ConfigError, Secrets, Target
 from allclear.escalation.dispatch import Delivery, EscalationReport, escalate, resolve_mode
-from allclear.grading import ProbeResult, summarize_item
+from allclear.grading import ESCALATING, ItemResult, ProbeResult, summarize_item, vendor_view
+from allclear.items import item as declared
 from allclear.items import registered
 from allclear.items.status_page import IN_PROGRESS_FACT, graded_while_in_progress
 from allclear.lanes import Lanes, RunDeadline, keep_environment_steady
@@ -72,6 +75,11 @@ class GoRun:
         self.preflight = bool(config.getoption("--preflight"))
         self.baseline: baseline.Baseline | None = None
         self.baseline_note = ""                      # why a baseline on disk is not used
+        self.escalated_at_once: set[str] = set()     # items escalated as soon as they were decided
+        self.deliveries_at_once: list[Delivery] = []
+        self.provisional: RunVerdict | None = None   # the verdict so far, written while items are still running
+        self.said_so_far = False                     # the terminal told the verdict so far (only waiting items left)
+        self._dry_run_state: Path | None = None      # the escalation state a dry run's calls share
 
     @property
     def listing(self) -> bool:
@@ -224,15 +232,87 @@ class GoRun:
             self._maybe_item_finished(item)
 
     def _maybe_item_finished(self, node: pytest.Item) -> None:
-        """The item's line, once its last probe is judged."""
+        """Once the item's last probe is judged: its line; a P1/P2 escalated at once; and, once only
+        the waiting items (the email) are left, the provisional verdict."""
         left = self.unfinished.get(item_key(node))
         if left is None or node.nodeid not in left:
             return
         left.discard(node.nodeid)
         probes = [result for result in self.results.values() if result.item == item_key(node)]
         if not left and probes:
-            summary = summarize_item(item_key(node), self.titles[item_key(node)], probes, self.target.grading)
+            summary = self._summarize(item_key(node), probes)
             self.show(terminal.item_line(summary, run_output.terminal_width(self.config)))
+            if any(self.unfinished.values()):
+                self._escalate_at_once(summary)
+                self._maybe_provisional()
+
+    def _summarize(self, key: str, probes: list[ProbeResult]) -> ItemResult:
+        return graded_while_in_progress(summarize_item(key, self.titles[key], probes, self.target.grading),
+                                        self.target.status_page)
+
+    # --- while the run goes on: escalation at once, the provisional verdict ---------------------------
+
+    def _escalate_at_once(self, item: ItemResult) -> None:
+        """A P1/P2 pages and tickets as soon as its item is decided, not when the email is answered
+        15 minutes later; the run's end updates the same escalation with the final report."""
+        seen = vendor_view(item)
+        if self.preflight or seen.outcome != "failed" or seen.grade not in ESCALATING:
+            return
+        verdict = self._provisional_verdict()
+        report = self._escalate(verdict, only={item.item})
+        for delivery in report.deliveries:
+            delivery.stage = "at once"
+        self.deliveries_at_once += report.deliveries
+        self.escalated_at_once.add(item.item)
+        self._write_provisional(verdict)
+
+    def _maybe_provisional(self) -> None:
+        """Once every item but the waiting ones (the email, the text) is decided: the verdict so far."""
+        left = [key for key, nodeids in self.unfinished.items() if nodeids]
+        if not self.said_so_far and left and all(declared(key).waits for key in left):
+            self._write_provisional(self._provisional_verdict())
+            self.said_so_far = True
+            self.say(f"verdict so far: {self.provisional.provisional_line()}")
+
+    def _write_provisional(self, verdict: RunVerdict) -> None:
+        verdict.escalation = EscalationReport(self.escalation_mode, earlier=self.deliveries_at_once).to_json()
+        verdict.write(self.reports_dir, self.secrets)
+        self.provisional = verdict
+
+    def _provisional_verdict(self) -> RunVerdict:
+        """The verdict over the items decided so far; the others pending, each with its due time."""
+        decided = {key for key, nodeids in self.unfinished.items() if not nodeids}
+        pending = [key for key, nodeids in self.unfinished.items() if nodeids]
+        verdict = self._judge({k: v for k, v in self.results.items() if v.item in decided})
+        others = [key for key in pending if not declared(key).waits]
+        verdict.final = False
+        verdict.pending = [self._pending_text(key) for key in pending if declared(key).waits]
+        verdict.pending += [f"{len(others)} other item{'s' if len(others) > 1 else ''} still running"] if others else []
+        ends = [self._final_by(key) for key in pending]
+        verdict.final_by = max(ends) if ends and None not in ends else self._run_ends_at()
+        return verdict
+
+    def _pending_text(self, key: str) -> str:
+        due, zone = self.due(key), ZoneInfo(self.target.time_zone)
+        name = declared(key).name.lower()
+        if due is not None and due > datetime.now(timezone.utc):
+            return f"{name} due {due.astimezone(zone):%H:%M:%S %Z}"
+        if due is None and self.window_end.in_progress and declared(key).waits:
+            return f"{name} waits for the maintenance to end"
+        return f"{name} still running"
+
+    def _final_by(self, key: str) -> datetime | None:
+        """When a pending item is decided at the latest: its due time plus what it may wait after it."""
+        settings = getattr(self.target, key, None)
+        allowance = sum(getattr(settings, name, 0) or 0 for name in ("reply_deadline_s", "listen_s",
+                                                                      "conversation_deadline_s"))
+        start = self.due(key) or (datetime.now(timezone.utc) if not self.window_end.in_progress else None)
+        if start is None:
+            return None
+        return min(max(start, datetime.now(timezone.utc)) + timedelta(seconds=allowance), self._run_ends_at())
+
+    def _run_ends_at(self) -> datetime:
+        return self.started_at + timedelta(seconds=self.lanes.deadline.seconds if self.lanes else 0)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
@@ -280,7 +360,7 @@ class GoRun:
                     self.titles.setdefault(item_key(node), item_of(node).title)
                     self.results[node.nodeid] = ProbeResult(item_key(node), probe_id(node), "inconclusive",
                                                             message="could not verify: the run ended before this probe")
-            self.verdict = self._judge()
+            self.verdict = self._judge(self.results)
             results_dir = Path(self.config.option.allure_report_dir)
             allure_report.finish_results(results_dir, self.verdict, self.secrets)
             if not self.config.getoption("--no-html-report"):
@@ -290,20 +370,23 @@ class GoRun:
                 kept = baseline.keep(self.verdict, self.reports_dir, self.target.run.baseline_valid_h)
                 self.verdict.baseline = str(kept)
             else:
-                self.verdict.escalation = self._escalate().to_json()
+                ended = self._escalate(self.verdict, escalated_at_once=self.escalated_at_once)
+                ended.earlier = self.deliveries_at_once
+                self.verdict.escalation = ended.to_json()
             self.verdict.write(self.reports_dir, self.secrets)
             run_output.add_to_github_step_summary(self.verdict, self.secrets, self.say)
             if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
                 session.exitstatus = self.verdict.exit_code
         finally:
             self._stop_sandbox()
+            if self._dry_run_state is not None:
+                shutil.rmtree(self._dry_run_state.parent, ignore_errors=True)
 
-    def _judge(self) -> RunVerdict:
+    def _judge(self, results: dict[str, ProbeResult]) -> RunVerdict:
         by_item: dict[str, list[ProbeResult]] = {}
-        for result in self.results.values():
+        for result in results.values():
             by_item.setdefault(result.item, []).append(result)
-        items = [graded_while_in_progress(summarize_item(key, self.titles[key], probes, self.target.grading),
-                                          self.target.status_page) for key, probes in by_item.items()]
+        items = [self._summarize(key, probes) for key, probes in by_item.items()]
         return RunVerdict.of(
             items, target=self.target.name, started_at=self.started_at, finished_at=datetime.now(timezone.utc),
             window_end=self.window_end.moment, window_end_source=self.window_end.source, faults=self.faults,
@@ -320,16 +403,20 @@ class GoRun:
         said = "; ".join(p.facts[IN_PROGRESS_FACT] for p in page.probes if IN_PROGRESS_FACT in p.facts)
         return said or ("" if page.outcome == "passed" else self.window_end.in_progress)
 
-    def _escalate(self) -> EscalationReport:
+    def _escalate(self, verdict: RunVerdict, only: set[str] | None = None,
+                  escalated_at_once: set[str] = frozenset()) -> EscalationReport:
         """Escalate while the sandbox (and its ticket desk) is still up; a crash here is reported, not lost."""
         def progress(line: str) -> None:
             if line.endswith("…"):
                 self.say(self.secrets.redact(line))
 
-        html = Path(self.verdict.html_report) if self.verdict.html_report else None
+        html = Path(verdict.html_report) if verdict.html_report else None
+        if self._dry_run_state is None:
+            self._dry_run_state = Path(tempfile.mkdtemp(prefix="allclear-escalations-")) / "dry-run.sqlite"
         try:
-            return escalate(self.verdict, self.target, self.secrets, self.reports_dir, self.escalation_mode,
-                            report_path=html, progress=progress)
+            return escalate(verdict, self.target, self.secrets, self.reports_dir, self.escalation_mode,
+                            report_path=html, progress=progress, only=only, escalated_at_once=escalated_at_once,
+                            dry_run_state=self._dry_run_state)
         except Exception as exc:  # noqa: BLE001 - the verdict must still be written, the failure shown
             failed = EscalationReport(self.escalation_mode)
             failed.deliveries.append(Delivery("escalation", "*", "failure", "all", "failed",

@@ -100,5 +100,9 @@ class ChecklistPanel:
                 state = Text(", ".join(part for part in parts if part), style="bold" if item.running else "dim")
             table.add_row(item.title, state)
         left = run.lanes.deadline.left() if run.lanes else 0
+        so_far = run.provisional
+        if so_far is not None and run.said_so_far:
+            table = Group(table, Text(f"verdict so far: {so_far.provisional_line()}",
+                                      style="bold red" if so_far.verdict == "NO-GO" else "bold"))
         return Group(table, Text(f"deadline in {countdown_text(left)}; Ctrl-C ends the run with a partial verdict",
                                  style="dim"))

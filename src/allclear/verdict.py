@@ -39,6 +39,9 @@ class RunVerdict:
     baseline: str = ""              # the baseline compared with (allclear.baseline), or what a preflight kept
     preflight: bool = False         # a run before the window, taking the baseline: nothing escalated
     maintenance_in_progress: str = ""   # what the status page showed in progress: no GO, nothing to the vendor
+    final: bool = True              # False: a provisional verdict, written while waiting items run on
+    pending: list[str] = dataclasses.field(default_factory=list)   # those items, each with when it is due
+    final_by: datetime | None = None    # when the provisional verdict becomes final, at the latest
 
     @classmethod
     def of(cls, items: list[ItemResult], **context) -> "RunVerdict":
@@ -56,7 +59,7 @@ class RunVerdict:
         """verdict.json read back (for `allclear escalate`): the same verdict, its items and probes."""
         fields = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in document.items() if k in fields}
-        for key in ("started_at", "finished_at", "window_end"):
+        for key in ("started_at", "finished_at", "window_end", "final_by"):
             values[key] = datetime.fromisoformat(values[key]) if values.get(key) else None
         probe_fields = {f.name for f in dataclasses.fields(ProbeResult)}
         values["items"] = [ItemResult(**{**item, "probes": [ProbeResult(**{k: v for k, v in p.items()
@@ -74,17 +77,26 @@ class RunVerdict:
     @property
     def headline(self) -> str:
         if self.verdict == "NO-GO":
-            return f"NO-GO ({self.grade})"
-        if self.verdict == "GO" and self.grade:
-            return f"GO (with {self.grade} notes)"
-        return self.verdict
+            said = f"NO-GO ({self.grade})"
+        elif self.verdict == "GO" and self.grade:
+            said = f"GO (with {self.grade} notes)"
+        else:
+            said = self.verdict
+        return said if self.final else f"{said} so far"
+
+    def provisional_line(self) -> str:
+        """ "NO-GO (P1) so far — email due 23:15:00 PST; verdict final by 23:25:30 PST"."""
+        by = f"; verdict final by {self.local(self.final_by):%H:%M:%S %Z}" if self.final_by else ""
+        return f"{self.headline} — {'; '.join(self.pending) or 'items still running'}{by}"
 
     def to_json(self) -> dict:
         document = asdict(self)
-        for key in ("started_at", "finished_at", "window_end"):
+        for key in ("started_at", "finished_at", "window_end", "final_by"):
             document[key] = document[key].isoformat() if document[key] else None
         document["headline"] = self.headline
         document["exit_code"] = self.exit_code
+        document["timeline"] = [{"at": moment.isoformat(timespec="milliseconds"), "what": what}
+                                for moment, what in self.timeline()]
         return document
 
     def write(self, reports_dir: Path, secrets: Secrets) -> tuple[Path, Path]:
@@ -131,7 +143,14 @@ class RunVerdict:
             if ended:
                 grade = f" {item.grade}" if item.grade and item.outcome == "failed" else ""
                 events.append((ended, f"{OUTCOME_MARKS[item.outcome]} {item.title}: {item.outcome}{grade}"))
-        events.append((self.finished_at, f"run finished: {self.headline}"))
+        for sent in (self.escalation or {}).get("deliveries", []):
+            if sent.get("at") and sent["status"] != "unchanged":
+                events.append((datetime.fromisoformat(sent["at"]), f"escalation ({sent.get('stage', 'end of run')}): "
+                               f"{sent['sink']}: {sent['action']} {sent['item']} → {sent['status']}"))
+        if self.final:
+            events.append((self.finished_at, f"run finished: {self.headline}"))
+        else:
+            events.append((self.finished_at, f"provisional verdict: {self.provisional_line()}"))
         return sorted(events, key=lambda event: event[0])
 
     def summary_markdown(self) -> str:
@@ -145,6 +164,9 @@ class RunVerdict:
         ]
         if self.faults:
             lines.append(f"Sandbox faults injected: {', '.join(self.faults)}.")
+        if not self.final:
+            lines.append(f"**Run still in progress**: {self.provisional_line()}. This file is written again when the "
+                         "run ends.")
         if self.maintenance_in_progress:
             lines.append(f"The vendor's status page shows {self.maintenance_in_progress}: the window has not ended, "
                          "so the run cannot say GO, and failures go to ops only, not to the vendor.")

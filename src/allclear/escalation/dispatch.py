@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from allclear.config import Secrets, Target
@@ -48,6 +49,9 @@ class Delivery:
     status: str      # sent | dry-run | failed | unchanged | skipped
     detail: str      # the sink's handle (ticket key, ...), or what went wrong
     unreachable: bool = field(default=False, repr=False, compare=False)   # kept failing until its deadline
+    at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                    compare=False)   # when it was done (or given up)
+    stage: str = field(default="end of run", compare=False)   # or "at once": the item escalated as it was decided
 
     def line(self) -> str:
         return f"{self.sink}: {self.action} {self.item}{KIND_WORDS.get(self.kind, '')}" \
@@ -60,21 +64,30 @@ class EscalationReport:
     deliveries: list[Delivery] = field(default_factory=list)
     ticket: str = ""                            # path of ticket.md
     dry_run_dir: str = ""
+    earlier: list[Delivery] = field(default_factory=list)   # this run's, at once; the end offers failed ones again
 
     @property
     def failed(self) -> list[Delivery]:
         return [d for d in self.deliveries if d.status == "failed"]
 
     def to_json(self) -> dict:
-        deliveries = [{k: v for k, v in d.__dict__.items() if k != "unreachable"} for d in self.deliveries]
+        deliveries = [{k: v for k, v in d.__dict__.items() if k != "unreachable"}
+                      for d in [*self.earlier, *self.deliveries]]
         return {"mode": self.mode, "ticket": self.ticket, "dry_run_dir": self.dry_run_dir,
                 "failed": len(self.failed), "deliveries": deliveries}
 
 
 def escalate(verdict: RunVerdict, target: Target, secrets: Secrets, reports_dir: Path, mode: str,
              report_path: Path | None = None, report_url: str | None = None, courier: Courier | None = None,
-             progress: Callable[[str], None] = lambda line: None) -> EscalationReport:
-    """Record the run in the escalation state, tell the sinks, write reports/ticket.md."""
+             progress: Callable[[str], None] = lambda line: None, only: set[str] | None = None,
+             escalated_at_once: set[str] = frozenset(), dry_run_state: Path | None = None) -> EscalationReport:
+    """Record the run in the escalation state, tell the sinks, write reports/ticket.md.
+
+    `only`: escalate just these items, decided while the run goes on (a P1 pages at once, the
+    verdict still provisional); `escalated_at_once`: the items this run escalated so, which the end
+    of the run updates with the final report on every sink, without counting the run twice.
+    `dry_run_state`: a copy of the state that a dry run's calls share (else each decides on a fresh
+    copy, and the run's end would open again what its items escalated at once)."""
     dry_run = mode == "dry-run"
     report = EscalationReport(mode)
     if report_url is None:   # where people open the report: the target's link, or the CI run's
@@ -85,14 +98,20 @@ def escalate(verdict: RunVerdict, target: Target, secrets: Secrets, reports_dir:
         # records at a time, so both cannot open the same escalation.
         fcntl.flock(lock, fcntl.LOCK_EX)
         return _escalate(verdict, target, secrets, reports_dir, dry_run, report, report_path, report_url,
-                         courier, progress)
+                         courier, progress, only, escalated_at_once, dry_run_state)
 
 
 def _escalate(verdict, target, secrets, reports_dir, dry_run, report, report_path, report_url, courier,
-              progress) -> EscalationReport:
-    state = EscalationState.open(reports_dir / STATE_FILE, scratch=dry_run)
+              progress, only, escalated_at_once, dry_run_state) -> EscalationReport:
+    if dry_run and dry_run_state is not None:
+        if not dry_run_state.exists() and (reports_dir / STATE_FILE).exists():
+            shutil.copyfile(reports_dir / STATE_FILE, dry_run_state)
+        state = EscalationState.open(dry_run_state)
+    else:
+        state = EscalationState.open(reports_dir / STATE_FILE, scratch=dry_run)
     try:
-        changes = apply_run(state, verdict, [sink.label for sink in target.escalation.sinks])
+        changes = apply_run(state, verdict, [sink.label for sink in target.escalation.sinks], only,
+                            escalated_at_once)
         if courier is None:
             if dry_run:
                 courier = DryRunCourier(secrets, reports_dir / DRY_RUN_DIR)
@@ -143,7 +162,7 @@ def deliver(state: EscalationState, client: SinkClient, notice: Notice, now: dat
         action = "resolve"
     elif told is None:
         action = "open"
-    elif client.config.updates == "every-run" or told.fingerprint != change.record.fingerprint:
+    elif change.final_report or client.config.updates == "every-run" or told.fingerprint != change.record.fingerprint:
         action = "update"
     else:
         return result("update", "unchanged", f"still open ({told.ref}); nothing new to tell")

@@ -101,7 +101,7 @@ class Jira(SinkClient):
         return key
 
     def update(self, notice: Notice, ref: str) -> str:
-        self._comment(ref, f"Failing again ({notice.details['runs']} runs in a row).\n\n{notice.text}")
+        self._comment(ref, f"{notice.update_heading}\n\n{notice.text}")
         self.optional("attaching the report", lambda: self._attach(ref, notice))
         return ref
 

@@ -32,6 +32,13 @@ class Notice:
         return self.change.action
 
     @property
+    def update_heading(self) -> str:
+        """What an update says first: the run's end after the item was escalated at once, or a repeat."""
+        if self.change.final_report:
+            return f"The run has ended ({self.details['headline']}): this is its final report."
+        return f"Failing again ({self.details['runs']} runs in a row)."
+
+    @property
     def grade(self) -> str:
         """The escalation's grade; "could not verify" pages as a P3 (a warning, not the vendor's outage)."""
         if self.change.kind in ("inconclusive", "already-failing"):
@@ -76,6 +83,8 @@ def _notice(change: Change, verdict: RunVerdict, target: Target, report_path: Pa
         else:
             title = f"[{item.grade}] {target.name}: {headline(item)}"
             summary = f"{headline(item)} ({item.grade}, verdict {verdict.headline})"
+        if not verdict.final:      # escalated as soon as the item was decided: the rest is still running
+            summary += f"; run still in progress: {'; '.join(verdict.pending)}, the report follows"
         window = local(verdict.window_end, target.time_zone) if verdict.window_end else "not known"
         text = "\n".join([
             f"{summary}.", "",
@@ -85,7 +94,8 @@ def _notice(change: Change, verdict: RunVerdict, target: Target, report_path: Pa
             f"Report: {report_link}", ""])
     details = {
         "target": target.name, "item": item.item, "kind": change.kind, "action": change.action,
-        "grade": record.grade, "verdict": verdict.verdict, "affected": affected(item),
+        "grade": record.grade, "verdict": verdict.verdict, "headline": verdict.headline,
+        "final": verdict.final, "affected": affected(item),
         "probes_failed": item.probes_failed, "probes_run": item.probes_run,
         "first_seen": record.first_seen.isoformat(), "runs": record.runs,
         "window_end": verdict.window_end.isoformat() if verdict.window_end else None,

@@ -31,6 +31,7 @@ class Change:
     item: ItemResult
     record: Record         # as it stands after this run
     changed: bool          # grade or failing probes differ from the previous run (always true for open)
+    final_report: bool = False   # the run's end, for an item escalated at once: every sink gets the update
 
 
 OPS_ONLY = ("inconclusive", "already-failing")       # kinds that only `ops = true` sinks hear of
@@ -53,9 +54,12 @@ def first_seen(item: ItemResult, kind: str, fallback: datetime) -> datetime:
     return min(times, default=fallback)
 
 
-def apply_run(state: EscalationState, verdict: RunVerdict, sinks: list[str] = ()) -> list[Change]:
+def apply_run(state: EscalationState, verdict: RunVerdict, sinks: list[str] = (), only: set[str] | None = None,
+              escalated_at_once: set[str] = frozenset()) -> list[Change]:
     """Record the run in `state` and say what changed, in the verdict's item order. `sinks`: the
-    configured sinks' names, which are offered resolutions they missed."""
+    configured sinks' names, which are offered resolutions they missed. `only`: the items to
+    escalate now (an item decided while the run goes on); `escalated_at_once`: items this run
+    escalated that way already, whose run is not counted twice and whose update carries the end."""
     seen = verdict.finished_at
     changes: list[Change] = []
 
@@ -69,8 +73,9 @@ def apply_run(state: EscalationState, verdict: RunVerdict, sinks: list[str] = ()
                 changes.append(Change("open", kind, item, record, changed=True))
             return
         changed = record.fingerprint != mark
-        record = state.seen_again(record, item.grade, mark, seen)
-        changes.append(Change("update", kind, item, record, changed))
+        again = item.item in escalated_at_once and kind == "failure"
+        record = state.seen_again(record, item.grade, mark, seen, same_run=again)
+        changes.append(Change("update", kind, item, record, changed, final_report=again))
 
     def resolve(item: ItemResult, kind: str) -> None:
         record = state.open_record(verdict.target, item.item, kind)
@@ -81,6 +86,8 @@ def apply_run(state: EscalationState, verdict: RunVerdict, sinks: list[str] = ()
                 changes.append(Change("resolve", kind, item, untold, changed=False))
 
     for whole in verdict.items:
+        if only is not None and whole.item not in only:
+            continue
         if whole.probes_already_failing:
             open_or_update(whole, "already-failing", may_open=True)
         elif whole.outcome in ("passed", "failed"):

@@ -124,9 +124,11 @@ class EscalationState:
              run_finished.isoformat()))
         return self._get(cursor.lastrowid)
 
-    def seen_again(self, record: Record, grade: str | None, fingerprint: str, seen: datetime) -> Record:
-        """The same run offered again (`allclear escalate`) is not one more failing run."""
-        again = 0 if seen == record.last_seen else 1
+    def seen_again(self, record: Record, grade: str | None, fingerprint: str, seen: datetime,
+                   same_run: bool = False) -> Record:
+        """The same run offered again (`allclear escalate`, or its end after an item was escalated at
+        once) is not one more failing run."""
+        again = 0 if same_run or seen == record.last_seen else 1
         self.db.execute("UPDATE escalations SET grade = ?, fingerprint = ?, last_seen = ?, runs = runs + ? "
                         "WHERE id = ?", (grade, fingerprint, seen.isoformat(), again, record.id))
         return self._get(record.id)

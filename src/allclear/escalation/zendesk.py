@@ -60,7 +60,7 @@ class Zendesk(SinkClient):
 
     def update(self, notice: Notice, ref: str) -> str:
         uploads = self.optional("uploading the report", lambda: self._upload(notice), default=[])
-        ticket = {"comment": {"body": f"Failing again ({notice.details['runs']} runs in a row).\n\n{notice.text}",
+        ticket = {"comment": {"body": f"{notice.update_heading}\n\n{notice.text}",
                               "uploads": uploads}}
         if notice.change.kind == "failure":
             ticket["priority"] = self.config.priority[notice.grade]
