@@ -486,6 +486,28 @@ def test_the_same_verdict_offered_again_is_not_another_failing_run(receiver, tmp
     assert "first run to fail" in (tmp_path / "ticket.md").read_text()
 
 
+def test_an_item_escalated_at_once_is_updated_with_the_final_report_on_every_sink_and_counted_once(receiver,
+                                                                                                  tmp_path):
+    """Jira updates only on change, yet the run's end after a page at once is the final report: it goes
+    to every sink; the run counts once; the ticket written at once says the run is still going."""
+    target = make_target(receiver, ["jira", "slack"])
+    early = login_verdict(4, when=START)
+    early.final, early.pending = False, ["email round trip due 14:15:00 PST"]
+    at_once = run(early, target, receiver, tmp_path, only={"login"})
+    assert [(d.sink, d.action, d.status) for d in at_once.deliveries] == [("jira", "open", "sent"),
+                                                                           ("slack", "open", "sent")]
+    ticket = (tmp_path / "ticket.md").read_text()
+    assert "**Run still in progress:** email round trip due 14:15:00 PST" in ticket and "NO-GO (P1) so far" in ticket
+
+    ended = run(login_verdict(4, when=START + timedelta(minutes=16)), target, receiver, tmp_path,
+                escalated_at_once={"login"})
+    assert [(d.sink, d.action, d.status) for d in ended.deliveries] == [("jira", "update", "sent"),
+                                                                         ("slack", "update", "sent")]
+    comment = receiver.to("/rest/api/3/issue/OPS-7/comment")[-1].json["body"]
+    assert "The run has ended (NO-GO (P1)): this is its final report." in json.dumps(comment)
+    assert "first run to fail" in (tmp_path / "ticket.md").read_text()     # one run, not two
+
+
 def test_a_secret_quoted_by_a_probe_is_redacted_in_live_payloads(receiver, tmp_path):
     leaky = login_verdict(4, observed=f"login page said: bad token {SECRETS['JIRA_TOKEN']}")
     run(leaky, make_target(receiver, ["jira", "webhook"]), receiver, tmp_path)

@@ -154,6 +154,9 @@ def ticket_markdown(verdict: RunVerdict, target: Target, entries: list[Escalated
               f"**Checked:** {local(verdict.started_at, target.time_zone)} to "
               f"{verdict.finished_at.astimezone(ZoneInfo(target.time_zone)):%H:%M:%S %Z} by allclear's Go checklist "
               f"(verdict {verdict.headline}).", ""]
+    if not verdict.final:
+        lines += [f"**Run still in progress:** {'; '.join(verdict.pending)}. This ticket was written as soon as the "
+                  "items below were decided; the final report follows when the run ends.", ""]
     for entry in entries:
         if entry.resolved_at:
             lines.append(f"- **{name(entry.item)}**: {entry.item.probes_run} of {entry.item.probes_run} "
