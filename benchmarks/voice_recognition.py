@@ -48,6 +48,7 @@ TEXTS = {   # what the line says -> the decision it should get
 VOICES = [ivr.Voice("en-us", 175), ivr.Voice("en-us", 140), ivr.Voice("en-us", 210),
           ivr.Voice("en-us+f3", 160), ivr.Voice("en-us+m3", 180), ivr.Voice("en-gb", 170),
           ivr.Voice("en-029", 170), ivr.Voice("en-us+f2", 190)]
+BOTH = "Thank you for calling. We are currently undergoing system maintenance. Please try again later."
 CONDITIONS = ("clean", "line noise -40 dBFS", "line noise -30 dBFS", "then hold music")
 DECISIONS = ("greeting", "maintenance", "none", "silence", "unclear")
 
@@ -63,19 +64,28 @@ class Clip:
         return self.name.rsplit(" / ", 1)[-1] if " / " in self.name else "no speech"
 
 
-def clips() -> list[Clip]:
+def spoken_clips(text: str, truth: str) -> list[Clip]:
     made = []
-    for text, truth in TEXTS.items():
-        for voice in VOICES:
-            speech = ivr.spoken(text, voice)
-            for seed, condition in enumerate(CONDITIONS):
-                after = "music" if condition == "then hold music" else "quiet"
-                audio = ivr.line_plays(speech, after, at_least_s=LISTEN_S)[: int(LISTEN_S * ivr.RATE)]
-                if condition.startswith("line noise"):
-                    level = float(condition.split()[2])
-                    audio = ivr.mixed(audio, ivr.quiet(len(audio) / ivr.RATE, seed=seed + 11, dbfs=level))
-                made.append(Clip(f"{truth}: {text[:32]}… / {voice.name} {voice.speed} wpm / {condition}", truth,
-                                 ivr.ulaw_wav(audio)))
+    for voice in VOICES:
+        speech = ivr.spoken(text, voice)
+        for seed, condition in enumerate(CONDITIONS):
+            after = "music" if condition == "then hold music" else "quiet"
+            audio = ivr.line_plays(speech, after, at_least_s=LISTEN_S)[: int(LISTEN_S * ivr.RATE)]
+            if condition.startswith("line noise"):
+                level = float(condition.split()[2])
+                audio = ivr.mixed(audio, ivr.quiet(len(audio) / ivr.RATE, seed=seed + 11, dbfs=level))
+            made.append(Clip(f"{truth}: {text[:32]}… / {voice.name} {voice.speed} wpm / {condition}", truth,
+                             ivr.ulaw_wav(audio)))
+    return made
+
+
+def both_clips() -> list[Clip]:
+    """The greeting, then the maintenance message: "could not tell" or maintenance, never a greeting."""
+    return spoken_clips(BOTH, "unclear")
+
+
+def clips() -> list[Clip]:
+    made = [clip for text, truth in TEXTS.items() for clip in spoken_clips(text, truth)]
     for label, audio in [
         ("a quiet line", ivr.quiet(LISTEN_S)),
         ("hiss at -45 dBFS", ivr.quiet(LISTEN_S, seed=5, dbfs=-45)),
@@ -117,20 +127,21 @@ def main() -> None:
             wrong.append(f"{clip.name} → {decision}")
         if index % 25 == 0:
             print(f"{index}/{len(made)} clips decided", flush=True)
-    text = render(made, confusion, by_condition, walls, cpus, wrong, build_s)
+    both = Counter(decide(source, clip)[0] for clip in both_clips())
+    text = render(made, confusion, by_condition, walls, cpus, wrong, build_s, both)
     print(text)
     if options.write:
         write_section("voice-recognition", text)
 
 
-def render(made, confusion, by_condition, walls, cpus, wrong, build_s) -> str:
+def render(made, confusion, by_condition, walls, cpus, wrong, build_s, both: Counter) -> str:
     right = sum(confusion[truth, truth] for truth in DECISIONS)
     share = right / len(made)
-    unsafe = confusion["maintenance", "greeting"]
+    unsafe = confusion["maintenance", "greeting"] + both["greeting"]
     unclear = sum(confusion[truth, "unclear"] for truth in DECISIONS)
     p95 = sorted(walls)[int(0.95 * (len(walls) - 1))]
     checks = [
-        ("maintenance recordings taken for a greeting", f"{unsafe}", "0", unsafe == 0),
+        ("maintenance recordings taken for a greeting (alone, or after the greeting)", f"{unsafe}", "0", unsafe == 0),
         ("maintenance recordings heard as none of the phrases (a line with no expected greeting would pass)",
          f"{confusion['maintenance', 'none']}", "0", confusion["maintenance", "none"] == 0),
         ("clips decided right", f"{share:.1%} ({right} of {len(made)})", ">= 95%", share >= 0.95),
@@ -164,6 +175,16 @@ def render(made, confusion, by_condition, walls, cpus, wrong, build_s) -> str:
               "|" + "---|" * len(conditions),
               "| " + " | ".join(f"{by_condition[c, True]}/{by_condition[c, True] + by_condition[c, False]}"
                                 for c in conditions) + " |"]
+    hard = "line noise -30 dBFS"
+    rest = [c for c in conditions if c != hard]
+    rest_right = sum(by_condition[c, True] for c in rest)
+    rest_all = rest_right + sum(by_condition[c, False] for c in rest)
+    lines += ["", f"Without the {hard} calls (hiss about 8 dB under the speech: a greeting heard there is \"could "
+              f"not tell\" on purpose, since what follows it cannot be heard): {rest_right / rest_all:.1%} right "
+              f"({rest_right} of {rest_all})."]
+    lines += ["", f"The greeting then the maintenance message ({sum(both.values())} more calls, the same voices and "
+              "conditions; not in the share above): " + ", ".join(f"{both[d]} {d}" for d in DECISIONS if both[d])
+              + " (a greeting would be unsafe; \"unclear\" makes the item inconclusive)."]
     lines += ["", f"CPU per call: mean {statistics.mean(cpus):.2f} s, max {max(cpus):.2f} s. "
               f"{unclear} clip(s) were \"could not tell\" (the item is then inconclusive, never passed)."]
     if wrong:

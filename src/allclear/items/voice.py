@@ -13,7 +13,7 @@ from allclear.items import GoItem, Parameter
 class SupportLine(Section):
     number: PhoneNumber
     name: str = ""
-    expected_greeting: str = ""   # a phrase the line must say when it answers (optional)
+    expected_greeting: str = ""   # the words the line says first when it answers (heard locally: within 1 s)
 
 
 class VoiceCheck(Section):

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 FRAME_S, HOP_S = 0.025, 0.010
 VOICED_FLOOR_DBFS = -55.0       # a frame quieter than this is never speech
 VOICED_OVER_NOISE_DB = 6.0      # ...and it must stand this far above the clip's quiet frames (10th percentile)
+LOUD_FLOOR_DBFS = -45.0         # ...or only this far, when those frames are louder than this
+VOICED_OVER_LOUD_NOISE_DB = 3.0  # and steady (the median frame within STEADY_FLOOR_DB of them): see loudness()
+STEADY_FLOOR_DB = 2.0
 BRIDGE_S = 0.10                 # gaps this short inside a voiced run do not end it
 SPEECH_RUN_S = 0.30             # the shortest voiced run taken for speech
 SILENT_PEAK_DBFS = -45.0        # a clip whose loudest frame is quieter than this is silent outright
@@ -117,10 +120,17 @@ def loudness(audio: Audio) -> Loudness:
         power = sum(s * s for s in window) / max(1, len(window))
         levels.append(10 * math.log10(power / 32768.0 ** 2) if power > 0 else -120.0)
     ordered = sorted(levels)
-    quiet = ordered[len(ordered) // 10]
-    voiced = [level > VOICED_FLOOR_DBFS and level > quiet + VOICED_OVER_NOISE_DB for level in levels]
+    quiet, median = ordered[len(ordered) // 10], ordered[len(ordered) // 2]
+    # Under a loud, steady hiss (a bad line) speech stands only about 8 dB above the noise, and falls
+    # back into it between syllables: 6 dB over it, its voiced runs were 0.25-0.4 s and two greetings
+    # were ruled dead air. Steady noise itself stays within 2 dB of its 10th percentile, so 3 dB is
+    # still clear of it. Hold music is not steady (its median is 4-5 dB over its quiet frames) and
+    # keeps the 6 dB: with 3 dB its runs grew to 0.23 s, near the 0.30 s taken for speech.
+    steady_loud = quiet > LOUD_FLOOR_DBFS and median - quiet <= STEADY_FLOOR_DB
+    margin = VOICED_OVER_LOUD_NOISE_DB if steady_loud else VOICED_OVER_NOISE_DB
+    voiced = [level > VOICED_FLOOR_DBFS and level > quiet + margin for level in levels]
     longest, first = _voiced_runs(voiced, HOP_S)
-    return Loudness(seconds=round(audio.seconds, 3), peak_dbfs=ordered[-1], median_dbfs=ordered[len(ordered) // 2],
+    return Loudness(seconds=round(audio.seconds, 3), peak_dbfs=ordered[-1], median_dbfs=median,
                     longest_voiced_s=longest, first_speech_s=first)
 
 

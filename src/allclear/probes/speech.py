@@ -27,7 +27,7 @@ from twilio.rest import Client
 from allclear.items.voice import SupportLine, VoiceCheck
 from allclear.probes.audio import Audio, Loudness
 from allclear.probes.errors import ProbeError
-from allclear.probes.hearing import GREETING_OVER_DECOYS, MAINTENANCE_OVER_DECOYS, PhraseNotSpeakable, PhraseSpotter
+from allclear.probes.hearing import TOO_NOISY_FLOOR_DBFS, PhraseNotSpeakable, PhraseSpotter
 from allclear.probes.maintenance import shows_maintenance
 from allclear.probes.twilio_client import TwilioAccountError
 
@@ -85,10 +85,14 @@ class LocalRecognition:
             heard = self._spotter(line.expected_greeting).hear(audio)
         if heard.decision == "silence":
             return Hearing("silence", "", heard.loudness.described(), self.name)
-        greeting = (f"greeting {heard.greeting_score:+.0f} (counts from +{GREETING_OVER_DECOYS:g})"
+        greeting = (f"greeting {heard.greeting_score:+.0f} (counts from +{heard.greeting_from:g})"
                     if line.expected_greeting else "no greeting expected")
         scores = (f"{greeting}, maintenance {heard.maintenance_score:+.0f} (counts from "
-                  f"+{MAINTENANCE_OVER_DECOYS:g}) over the decoy phrases; {heard.cpu_s:.2f} s of CPU")
+                  f"+{heard.maintenance_from:g}) over the decoy phrases"
+                  f"{' on a noisy line, filtered' if heard.noisy else ''}; {heard.cpu_s:.2f} s of CPU")
+        if heard.too_noisy and heard.decision == "unclear":
+            scores += (f"; the line's hiss is too loud (above {TOO_NOISY_FLOOR_DBFS:g} dBFS between words) to be "
+                       "sure nothing else was said after the greeting")
         said = {"greeting": heard.greeting_phrase, "maintenance": heard.maintenance_phrase}.get(heard.decision, "")
         if heard.decision == "unclear":
             said = f"heard both {heard.greeting_phrase!r} and {heard.maintenance_phrase!r}"
