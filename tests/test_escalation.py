@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -53,6 +54,8 @@ class Receiver:
     requests: list[Seen] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)    # statuses to answer first, one per request
     failing_paths: dict[str, int] = field(default_factory=dict)   # a path ending -> the status it answers
+    zendesk_tickets: list[dict] = field(default_factory=list)     # what GET /api/v2/tickets?external_id= finds
+    jira_issues: list[dict] = field(default_factory=list)         # what GET /rest/api/3/search/jql finds
 
     def answer(self, seen: Seen) -> tuple[int, object]:
         if self.failures:
@@ -61,6 +64,15 @@ class Receiver:
         for ending, status in self.failing_paths.items():
             if path.endswith(ending):
                 return status, {"errorMessages": ["scripted failure"]}
+        if seen.method == "GET" and path == "/api/v2/tickets":
+            wanted = parse_qs(urlsplit(seen.path).query)["external_id"][0]
+            found = [t for t in self.zendesk_tickets if t["external_id"] == wanted]
+            return 200, {"tickets": found, "next_page": None, "previous_page": None, "count": len(found)}
+        if seen.method == "GET" and path == "/rest/api/3/search/jql":
+            jql = parse_qs(urlsplit(seen.path).query)["jql"][0]
+            found = [i for i in self.jira_issues
+                     if f'labels = "{i["label"]}"' in jql and "statusCategory != Done" in jql and i["status"] != "Done"]
+            return 200, {"issues": [{"id": i["id"], "key": i["key"], "fields": {}} for i in found], "isLast": True}
         if path.endswith("/v2/enqueue"):
             return 202, {"status": "success", "message": "Event processed", "dedup_key": seen.json.get("dedup_key")}
         if path == "/rest/api/3/issue":
@@ -100,7 +112,7 @@ def receiver():
             self.end_headers()
             self.wfile.write(text.encode())
 
-        do_POST = do_PUT = _any
+        do_GET = do_POST = do_PUT = _any
 
         def log_message(self, *args):
             pass
@@ -230,13 +242,16 @@ def test_pagerduty_links_the_report_when_it_has_a_url(receiver, tmp_path):
 def test_jira_creates_an_issue_attaches_the_report_and_comments(receiver, tmp_path, report_file):
     target = make_target(receiver, ["jira"])
     run(login_verdict(4), target, receiver, tmp_path, report=report_file)
-    create, attach = receiver.requests
+    search, create, attach = receiver.requests
+    assert (search.method, search.path.split("?")[0]) == ("GET", "/rest/api/3/search/jql")
+    assert parse_qs(urlsplit(search.path).query) == {
+        "jql": ['labels = "allclear-t-login" AND statusCategory != Done'], "fields": ["key"], "maxResults": ["10"]}
     assert (create.method, create.path) == ("POST", "/rest/api/3/issue")
     assert create.headers["authorization"] == basic("bot@example.com", SECRETS["JIRA_TOKEN"])
     assert create.headers["accept"] == "application/json"
     fields = create.json["fields"]
     assert fields["project"] == {"key": "OPS"} and fields["issuetype"] == {"name": "Bug"}
-    assert fields["priority"] == {"name": "Highest"} and fields["labels"] == ["allclear"]
+    assert fields["priority"] == {"name": "Highest"} and fields["labels"] == ["allclear", "allclear-t-login"]
     assert fields["summary"].startswith("[P1] t: Agent login")
     assert fields["description"]["type"] == "doc" and fields["description"]["version"] == 1
     assert (attach.method, attach.path) == ("POST", "/rest/api/3/issue/OPS-7/attachments")
@@ -245,7 +260,7 @@ def test_jira_creates_an_issue_attaches_the_report_and_comments(receiver, tmp_pa
     assert b'name="file"; filename="allclear-report-t.html"' in attach.body and b"the single-file report" in attach.body
 
     run(login_verdict(2, when=START + timedelta(minutes=15)), target, receiver, tmp_path, report=report_file)
-    comment = receiver.requests[2]
+    comment = receiver.requests[3]            # after the search, the issue and its attachment
     assert (comment.method, comment.path) == ("POST", "/rest/api/3/issue/OPS-7/comment")
     assert comment.json["body"]["type"] == "doc"
 
@@ -256,7 +271,8 @@ def test_a_report_that_cannot_be_attached_does_not_lose_the_issue(receiver, tmp_
     jira, zendesk = report.deliveries
     assert jira.status == "sent" and jira.detail.startswith("OPS-7 (but attaching the report failed: ")
     assert zendesk.status == "sent" and zendesk.detail.startswith("35 (but uploading the report failed: ")
-    assert receiver.to("/api/v2/tickets")[0].json["ticket"]["comment"]["uploads"] == []
+    created = next(r for r in receiver.to("/api/v2/tickets") if r.method == "POST")
+    assert created.json["ticket"]["comment"]["uploads"] == []
 
 
 def test_adf_keeps_headings_lists_and_bold():
@@ -270,7 +286,8 @@ def test_adf_keeps_headings_lists_and_bold():
 def test_zendesk_uploads_the_report_then_opens_a_ticket_with_it_and_solves_it(receiver, tmp_path, report_file):
     target = make_target(receiver, ["zendesk"])
     run(login_verdict(3), target, receiver, tmp_path, report=report_file)
-    upload, create = receiver.requests
+    search, upload, create = receiver.requests
+    assert (search.method, search.path) == ("GET", "/api/v2/tickets?external_id=allclear%2Ft%2Flogin")
     assert (upload.method, upload.path) == ("POST", "/api/v2/uploads?filename=allclear-report-t.html")
     assert upload.headers["content-type"] == "text/html" and upload.body == report_file.read_bytes()
     assert upload.headers["authorization"] == basic("bot@example.com/token", SECRETS["ZD_TOKEN"])
@@ -288,8 +305,9 @@ def test_zendesk_uploads_the_report_then_opens_a_ticket_with_it_and_solves_it(re
 
 def test_p2_maps_to_high_priorities(receiver, tmp_path):
     run(login_verdict(2), make_target(receiver, ["zendesk", "jira", "pagerduty"]), receiver, tmp_path)
-    assert receiver.to("/api/v2/tickets")[0].json["ticket"]["priority"] == "high"
-    assert receiver.to("/rest/api/3/issue")[0].json["fields"]["priority"] == {"name": "High"}
+    created = [r for r in receiver.requests if r.method == "POST"]
+    assert next(r for r in created if r.path == "/api/v2/tickets").json["ticket"]["priority"] == "high"
+    assert next(r for r in created if r.path == "/rest/api/3/issue").json["fields"]["priority"] == {"name": "High"}
     assert receiver.to("/v2/enqueue")[0].json["payload"]["severity"] == "error"
 
 
@@ -506,6 +524,35 @@ def test_an_item_escalated_at_once_is_updated_with_the_final_report_on_every_sin
     comment = receiver.to("/rest/api/3/issue/OPS-7/comment")[-1].json["body"]
     assert "The run has ended (NO-GO (P1)): this is its final report." in json.dumps(comment)
     assert "first run to fail" in (tmp_path / "ticket.md").read_text()     # one run, not two
+
+
+def test_with_the_state_lost_the_sinks_own_search_finds_the_open_ticket_and_no_second_is_opened(receiver,
+                                                                                                tmp_path):
+    """The Actions cache evicted reports/escalations.sqlite: Jira's label search and Zendesk's external_id
+    find what is open, and the run updates it; a solved ticket of the same key is not reopened."""
+    receiver.jira_issues = [{"id": "10001", "key": "OPS-1", "label": "allclear-t-login", "status": "In Progress"}]
+    receiver.zendesk_tickets = [{"id": 7, "external_id": "allclear/t/login", "status": "solved"},
+                                {"id": 12, "external_id": "allclear/t/login", "status": "open"},
+                                {"id": 3, "external_id": "allclear/t/email", "status": "open"}]
+    report = run(login_verdict(4), make_target(receiver, ["jira", "zendesk"]), receiver, tmp_path)
+    assert [(d.sink, d.action, d.status) for d in report.deliveries] == [("jira", "update", "sent"),
+                                                                        ("zendesk", "update", "sent")]
+    assert report.deliveries[0].detail == "OPS-1 (found open at the sink by its key allclear/t/login)"
+    assert not [r for r in receiver.requests if r.method == "POST" and r.path in ("/rest/api/3/issue",
+                                                                                   "/api/v2/tickets")]
+    assert [r.path for r in receiver.requests if r.method == "PUT"] == ["/api/v2/tickets/12"]
+    assert receiver.to("/rest/api/3/issue/OPS-1/comment")
+
+    again = run(login_verdict(4, when=START + timedelta(minutes=15)), make_target(receiver, ["jira", "zendesk"]),
+                receiver, tmp_path)
+    assert [d.action for d in again.deliveries] == ["update", "update"]      # the state knows them again
+
+
+def test_a_search_that_fails_does_not_cost_the_escalation(receiver, tmp_path):
+    receiver.failing_paths = {"/search/jql": 400}
+    (jira,) = run(login_verdict(4), make_target(receiver, ["jira"]), receiver, tmp_path).deliveries
+    assert (jira.action, jira.status) == ("open", "sent")
+    assert "(but searching for its open escalation failed: " in jira.detail
 
 
 def test_a_secret_quoted_by_a_probe_is_redacted_in_live_payloads(receiver, tmp_path):

@@ -102,3 +102,22 @@ def test_a_desk_that_is_down_fails_the_run_loudly_and_allclear_escalate_resends(
     assert again.returncode == 0, again.stdout + again.stderr
     assert "escalation: pagerduty: open login → sent" in again.stdout
     assert len(desk(result)["alerts"]) == 1 and len(desk(result)["tickets"]) == 1
+
+
+def test_the_state_lost_between_two_failing_runs_still_one_ticket_and_one_page_then_green_resolves(run_go):
+    """The Actions cache evicted reports/escalations.sqlite: the desk's own search (Zendesk's
+    external_id, PagerDuty's dedup_key) keeps it to one ticket and one open page."""
+    first = run_go("--sandbox-fault", "agents-locked:4", "--escalate", checks=("test_login.py",))
+    assert first.exit_code == 1, first.output[-3000:]
+    (first.reports / "escalations.sqlite").unlink()
+    second = run_go("--sandbox-fault", "agents-locked:4", "--escalate", checks=("test_login.py",))
+    assert second.exit_code == 1, second.output[-3000:]
+    assert len(desk(second)["tickets"]) == 1 and len(desk(second)["alerts"]) == 1
+    assert desk(second)["alerts"][0]["status"] == "triggered"
+    zendesk = next(d for d in second.verdict["escalation"]["deliveries"] if d["sink"] == "vendor-support")
+    assert zendesk["action"] == "update"
+    assert "found open at the sink by its key allclear/sandbox/login" in zendesk["detail"]
+
+    green = run_go("--escalate", checks=("test_login.py",))
+    assert green.exit_code == 0, green.output[-3000:]
+    assert desk(green)["alerts"][0]["status"] == "resolved" and desk(green)["tickets"][0]["status"] == "solved"

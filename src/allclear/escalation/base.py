@@ -53,6 +53,15 @@ class SinkClient:
             self.warnings.append(self.secrets.redact(f"{what} failed: {type(exc).__name__}: {exc}"))
         return default
 
+    def find_open(self, notice: Notice) -> str | None:
+        """The sink's own open escalation of this key (its handle), found by the sink's search, or None.
+
+        Asked before opening when the local state knows of none: that state (reports/escalations.sqlite,
+        carried in an Actions cache GitHub evicts) may be lost, and the sink is the truth. Sinks with
+        nothing to search (a chat message, a webhook) find nothing; PagerDuty needs no search, since its
+        dedup_key folds a second trigger into the open alert."""
+        return None
+
     def open(self, notice: Notice) -> str:
         """Tell the sink about a new escalation; the handle it gives back (ticket key, ...)."""
         raise NotImplementedError

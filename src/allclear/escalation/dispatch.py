@@ -26,7 +26,7 @@ from allclear.escalation.message import Notice, notice_for
 from allclear.escalation.pagerduty import PagerDuty
 from allclear.escalation.plan import OPS_ONLY, Change, apply_run
 from allclear.escalation.slack import Slack
-from allclear.escalation.state import RESOLVED, EscalationState
+from allclear.escalation.state import RESOLVED, EscalationState, SinkDelivery
 from allclear.escalation.webhook import Webhook
 from allclear.escalation.zendesk import Zendesk
 from allclear.ticket import Escalated, ticket_markdown
@@ -150,6 +150,8 @@ def deliver(state: EscalationState, client: SinkClient, notice: Notice, now: dat
             progress: Callable[[str], None]) -> Delivery:
     change = notice.change
     told = state.delivery(change.record, client.label)
+    client.warnings.clear()
+    found = ""
 
     def result(action: str, status: str, detail: str) -> Delivery:
         return Delivery(client.label, change.item.item, change.kind, action, status, detail)
@@ -162,12 +164,16 @@ def deliver(state: EscalationState, client: SinkClient, notice: Notice, now: dat
         action = "resolve"
     elif told is None:
         action = "open"
+        found = "" if dry_run else client.optional("searching for its open escalation",
+                                                   lambda: client.find_open(notice)) or ""
+        if found:          # the local state had lost it: the sink's own search is the truth
+            told = SinkDelivery(found, "")
+            action = "update"
     elif change.final_report or client.config.updates == "every-run" or told.fingerprint != change.record.fingerprint:
         action = "update"
     else:
         return result("update", "unchanged", f"still open ({told.ref}); nothing new to tell")
     progress(f"escalation: {client.label}: {action} {change.item.item} …")
-    client.warnings.clear()
     try:
         if action == "open":
             ref = client.open(notice)
@@ -184,7 +190,8 @@ def deliver(state: EscalationState, client: SinkClient, notice: Notice, now: dat
     state.delivered(change.record, client.label, ref, RESOLVED if action == "resolve" else change.record.fingerprint,
                     now)
     warnings = "".join(f" (but {warning})" for warning in client.warnings)
-    return result(action, "dry-run" if dry_run else "sent", ref + warnings)
+    found_note = f" (found open at the sink by its key {change.record.dedup_key})" if found else ""
+    return result(action, "dry-run" if dry_run else "sent", ref + found_note + warnings)
 
 
 def ticket_entries(changes: list[Change]) -> list[Escalated]:

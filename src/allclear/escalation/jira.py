@@ -68,6 +68,12 @@ def adf(markdown: str) -> dict:
     return {"type": "doc", "version": 1, "content": content}
 
 
+def key_label(dedup_key: str) -> str:
+    """The escalation's stable key as a Jira label, which allows no spaces or "/":
+    allclear/acme prod/login -> allclear-acme_prod-login."""
+    return "-".join("".join(c if c.isalnum() or c in "_." else "_" for c in part) for part in dedup_key.split("/"))
+
+
 class Jira(SinkClient):
     config: JiraSink
 
@@ -75,6 +81,15 @@ class Jira(SinkClient):
         headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
         return Request(method, join_url(self.config.site, path), headers=headers,
                        auth=(self.config.user, self.secrets[self.config.api_token_env]), **kwargs)
+
+    def find_open(self, notice: Notice) -> str | None:
+        """The unresolved issue carrying this escalation's label (JQL over /rest/api/3/search/jql)."""
+        jql = f'labels = "{key_label(notice.change.record.dedup_key)}" AND statusCategory != Done'
+        answer = self.send(self._request("GET", "/rest/api/3/search/jql",
+                                         params={"jql": jql, "fields": "key", "maxResults": "10"}),
+                           dry_answer={"issues": [], "isLast": True})
+        keys = [issue["key"] for issue in answer.body.get("issues", [])]
+        return keys[0] if keys else None
 
     def _attach(self, key: str, notice: Notice) -> None:
         part = report_file(notice)
@@ -90,7 +105,7 @@ class Jira(SinkClient):
     def open(self, notice: Notice) -> str:
         fields = {"project": {"key": self.config.project}, "summary": notice.title[:255],
                   "issuetype": {"name": self.config.issue_type}, "description": adf(notice.text),
-                  "labels": self.config.labels}
+                  "labels": [*self.config.labels, key_label(notice.change.record.dedup_key)]}
         if notice.change.kind == "failure":
             fields["priority"] = {"name": self.config.priority[notice.grade]}
         answer = self.send(self._request("POST", "/rest/api/3/issue", json={"fields": fields}, idempotent=False),

@@ -48,6 +48,15 @@ class Zendesk(SinkClient):
                                        json={"ticket": ticket}, idempotent=method != "POST"),
                          dry_answer={"ticket": {"id": dry_id}})
 
+    def find_open(self, notice: Notice) -> str | None:
+        """A ticket not yet solved or closed with this escalation's external_id (Zendesk itself accepts
+        duplicate external_ids: not opening a second one is ours to do)."""
+        answer = self.send(self._request("GET", "/api/v2/tickets",
+                                         params={"external_id": notice.change.record.dedup_key}),
+                           dry_answer={"tickets": [], "next_page": None, "count": 0})
+        open_ = [t for t in answer.body.get("tickets", []) if t.get("status") not in ("solved", "closed")]
+        return str(min(t["id"] for t in open_)) if open_ else None
+
     def open(self, notice: Notice) -> str:
         uploads = self.optional("uploading the report", lambda: self._upload(notice), default=[])
         ticket = {"subject": notice.title, "comment": {"body": notice.text, "uploads": uploads},

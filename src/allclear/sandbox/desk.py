@@ -5,7 +5,8 @@ Three receivers shaped like the services they stand in for:
   400 `{status: "invalid event", message, errors}`); one alert per dedup_key, folded re-triggers,
   resolved by a resolve event; a trigger after that opens a new one, as PagerDuty does;
 - `/_desk/zendesk/api/v2/uploads` and `/tickets`: Zendesk Support (upload token, ticket with it,
-  comments, solved), HTTP Basic `<email>/token:<api token>`;
+  comments, solved; tickets listed by `external_id`, duplicates and all, as Zendesk keeps no
+  external_id unique), HTTP Basic `<email>/token:<api token>`;
 - `POST /_desk/webhook`: any JSON, its HMAC signature checked when the target signs.
 
 `GET /_desk` shows what arrived. The desk keeps it in a JSON file under reports/ so a later run
@@ -209,6 +210,16 @@ async def zendesk_update(request: web.Request) -> web.Response:
     return web.json_response({"ticket": _public(ticket)})
 
 
+async def zendesk_list(request: web.Request) -> web.Response:
+    """List Tickets, as Zendesk answers `GET /api/v2/tickets?external_id=…`: every ticket with it,
+    whatever its status (Zendesk does not keep external_ids unique: neither does the desk)."""
+    if not _zendesk_user(request):
+        return _unauthorized()
+    wanted = request.query.get("external_id")
+    found = [_public(t) for t in request.app[DESK].data["tickets"] if wanted is None or t["external_id"] == wanted]
+    return web.json_response({"tickets": found, "next_page": None, "previous_page": None, "count": len(found)})
+
+
 def _public(ticket: dict) -> dict:
     return {k: v for k, v in ticket.items() if k != "comments"}
 
@@ -257,5 +268,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/_desk/pagerduty/v2/enqueue", pagerduty_enqueue)
     app.router.add_post("/_desk/zendesk/api/v2/uploads", zendesk_upload)
     app.router.add_post("/_desk/zendesk/api/v2/tickets", zendesk_create)
+    app.router.add_get("/_desk/zendesk/api/v2/tickets", zendesk_list)
     app.router.add_put("/_desk/zendesk/api/v2/tickets/{id}", zendesk_update)
     app.router.add_post("/_desk/webhook", webhook)
