@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from allclear.allure_report import build_html_report
 from allclear.config import (
     UNSTARTED_SANDBOX,
     ConfigError,
@@ -30,6 +31,7 @@ from allclear.config import (
     validate_target,
 )
 from allclear.escalation.dispatch import escalate
+from allclear.merge import MergeError, merge, merge_allure_results, read_site_runs
 from allclear.sandbox import KNOWN_FAULTS, FaultError, Sandbox, parse_fault
 from allclear.verdict import EXIT_ESCALATION_FAILED, RunVerdict
 
@@ -82,6 +84,72 @@ def run_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def target_for_sinks(target_path: Path, expected_name: str, reports_dir: Path):
+    """(target, its sinks' secrets, the sandbox started for its ticket desk or None): for sending a
+    finished run's escalation (allclear escalate, allclear merge)."""
+    raw = read_target_file(target_path)
+    target = validate_target(fill_placeholders(raw, UNSTARTED_SANDBOX), target_path)
+    if target.name != expected_name:
+        raise ConfigError(f"{target_path}: is target {target.name!r}, the verdict is of {expected_name!r}")
+    sandbox = None
+    if target.sandbox:   # the sinks are the sandbox's ticket desk: bring it up for the sending
+        sandbox = Sandbox(target, desk_file=reports_dir / "sandbox-desk.json").start()
+        target = validate_target(fill_placeholders(raw, sandbox.addresses()), target_path)
+    names = target.escalation.secret_names()
+    missing = [name for name in names if not os.environ.get(name)]
+    if missing:
+        if sandbox:
+            sandbox.stop()
+        raise ConfigError(f"{target_path}: missing secret environment variable(s): {', '.join(missing)}")
+    return target, Secrets({name: os.environ[name] for name in names}), sandbox
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    """One verdict from several sites' runs; exits as a Go run does (0 GO, 1 NO-GO, 2 INCONCLUSIVE, 4 bad
+    input, 6 an escalation failed)."""
+    out = Path(args.reports_dir)
+    try:
+        runs = read_site_runs([Path(folder) for folder in args.folders])
+        first = next(iter(runs.values()), None)
+        target_path = Path(args.target or (first[1].target_file if first else "") or DEFAULT_SANDBOX_TARGET)
+        raw = read_target_file(target_path)
+        target = validate_target(fill_placeholders(raw, UNSTARTED_SANDBOX), target_path)
+        expected = target.sites.names if target.sites else [f.name for f in map(Path, args.folders)]
+        verdict = merge(runs, target, expected, str(target_path.resolve()))
+    except (ConfigError, MergeError) as exc:
+        print(f"allclear merge: {exc}", file=sys.stderr)
+        return 4
+    out.mkdir(parents=True, exist_ok=True)
+    results = merge_allure_results(runs, out, verdict)
+    if not args.no_html_report:
+        verdict.html_report, note = build_html_report(results, out, target.name)
+        if note:
+            print(note)
+    mode = "send" if args.escalate else "dry-run" if args.dry_run else \
+        (target.escalation.mode or ("dry-run" if target.sandbox else "send"))
+    sandbox = None
+    try:
+        target, secrets, sandbox = target_for_sinks(target_path, verdict.target, out)
+        report = escalate(verdict, target, secrets, out, mode,
+                          report_path=Path(verdict.html_report) if verdict.html_report else None,
+                          progress=lambda line: print(secrets.redact(line)) if line.endswith("…") else None)
+    except ConfigError as exc:
+        print(f"allclear merge: {exc}", file=sys.stderr)
+        return 4
+    finally:
+        if sandbox:
+            sandbox.stop()
+    verdict.escalation = report.to_json()
+    verdict.write(out, secrets)
+    for site, said in verdict.sites.items():
+        print(f"site {site}: {said}")
+    for delivery in report.deliveries:
+        print(secrets.redact(f"escalation: {delivery.line()}"))
+    print(f"summary: {out / 'summary.md'}")
+    print(verdict.one_line())
+    return verdict.exit_code
+
+
 def run_escalate(args: argparse.Namespace) -> int:
     """Exit 0 when every delivery went out (or was written down), 6 when one failed, 2 on bad input."""
     verdict_path = Path(args.verdict)
@@ -102,18 +170,7 @@ def run_escalate(args: argparse.Namespace) -> int:
     reports_dir = Path(args.reports_dir) if args.reports_dir else verdict_path.parent
     sandbox = None
     try:
-        raw = read_target_file(target_path)
-        target = validate_target(fill_placeholders(raw, UNSTARTED_SANDBOX), target_path)
-        if target.name != verdict.target:
-            raise ConfigError(f"{target_path}: is target {target.name!r}, the verdict is of {verdict.target!r}")
-        if target.sandbox:   # the sinks are the sandbox's ticket desk: bring it up for the sending
-            sandbox = Sandbox(target, desk_file=reports_dir / "sandbox-desk.json").start()
-            target = validate_target(fill_placeholders(raw, sandbox.addresses()), target_path)
-        names = target.escalation.secret_names()
-        missing = [name for name in names if not os.environ.get(name)]
-        if missing:
-            raise ConfigError(f"{target_path}: missing secret environment variable(s): {', '.join(missing)}")
-        secrets = Secrets({name: os.environ[name] for name in names})
+        target, secrets, sandbox = target_for_sinks(target_path, verdict.target, reports_dir)
         if not target.escalation.sinks:
             print(f"allclear escalate: {target_path} has no [[escalation.sinks]]; only the ticket is written")
         report = escalate(verdict, target, secrets, reports_dir, "dry-run" if args.dry_run else "send",
@@ -307,6 +364,19 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("--target", help="target file (default: the one the run used, as verdict.json records)")
     again.add_argument("--dry-run", action="store_true", help="write what would be sent instead of sending it")
     again.add_argument("--reports-dir", help="where the escalation state and ticket live (default: beside the verdict)")
+    merging = commands.add_parser(
+        "merge", help="one verdict from several sites' runs (pytest -m go --site NAME at each)",
+        description="Reads each folder's verdict.json (reports/sites/NAME/ of a run with --site NAME), grades every "
+                    "item over the probes of all sites (the 30%% rule counts every site's agents together), says "
+                    "where the failures are, counts a site whose run never arrived as could-not-verify there, and "
+                    "writes one verdict, summary, ticket and Allure report; then escalates once.",
+        epilog="Exits as a Go run does: 0 GO, 1 NO-GO, 2 INCONCLUSIVE, 4 bad input, 6 an escalation failed.")
+    merging.add_argument("folders", nargs="+", metavar="DIR", help="a site's reports folder (reports/sites/NAME)")
+    merging.add_argument("--target", help="target file (default: the one the runs used, as verdict.json records)")
+    merging.add_argument("--reports-dir", default="reports", help="where the merged reports go (default: reports)")
+    merging.add_argument("--escalate", action="store_true", help="send the escalation (also for the sandbox)")
+    merging.add_argument("--dry-run", action="store_true", help="write what would be sent instead of sending it")
+    merging.add_argument("--no-html-report", action="store_true", help="skip the merged HTML report")
     go_like = [
         ("go", "run the Go checklist (pytest -m go) from any folder",
          "Runs `pytest -m go` on the project's checks, from whatever folder you are in, with the target written "
@@ -357,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "escalate":
         return run_escalate(args)
+    if args.command == "merge":
+        return run_merge(args)
     if args.command == "watch":
         return run_watch(args)
     return run_sandbox(args)

@@ -80,6 +80,7 @@ class GoRun:
         self.provisional: RunVerdict | None = None   # the verdict so far, written while items are still running
         self.said_so_far = False                     # the terminal told the verdict so far (only waiting items left)
         self._dry_run_state: Path | None = None      # the escalation state a dry run's calls share
+        self.site: str = config.getoption("--site") or ""   # where this run probes from (allclear merge)
 
     @property
     def listing(self) -> bool:
@@ -112,6 +113,11 @@ class GoRun:
         except ValueError as exc:
             self._stop_sandbox()
             raise pytest.UsageError(str(exc)) from None
+        sites = self.target.sites
+        if self.site and sites is not None and self.site not in sites.names:
+            self._stop_sandbox()
+            raise pytest.UsageError(f"--site {self.site}: not one of the target's [sites] names "
+                                    f"({', '.join(sites.names)})")
         self.faults = self.sandbox.state.faults.describe() if self.sandbox else []
         ask = None if self.listing else self.target.status_page
         if self.listing:                    # listing the checks must not read or send anything
@@ -185,10 +191,17 @@ class GoRun:
                 values = item.parameter.values(self.target)
                 metafunc.parametrize(item.parameter.name, values, ids=[item.parameter.id(v) for v in values])
 
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(self, items: list[pytest.Item], config: pytest.Config) -> None:
         """The waiting items (the email) last: the wait for the window end + delay overlaps the rest
-        of the checklist (and, run --sequential, comes after it instead of holding it up)."""
+        of the checklist (and, run --sequential, comes after it instead of holding it up). At a site,
+        only the items the target's [sites] runs there."""
         items.sort(key=lambda node: item_of(node).waits)
+        sites = self.target.sites if self.target else None
+        if self.site and sites is not None:
+            elsewhere = [node for node in items if is_go_item(node) and not sites.runs_at(item_key(node), self.site)]
+            if elsewhere:
+                config.hook.pytest_deselected(items=elsewhere)
+                items[:] = [node for node in items if node not in elsewhere]
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session):
@@ -200,7 +213,8 @@ class GoRun:
                     self.planned.setdefault(item_key(node), []).append(node.nodeid)
                     self.titles.setdefault(item_key(node), item_of(node).title)
             self.say(run_output.opening_line(
-                self.target.name, self.target.time_zone, len(self.planned), sum(map(len, self.planned.values())),
+                self.target.name + (f" from site {self.site}" if self.site else ""), self.target.time_zone,
+                len(self.planned), sum(map(len, self.planned.values())),
                 self.lanes.deadline.seconds, self.window_end, self.faults))
             said = run_output.baseline_line(self.preflight, self.baseline, self.baseline_note, self.target.time_zone)
             if said:
@@ -392,7 +406,7 @@ class GoRun:
             window_end=self.window_end.moment, window_end_source=self.window_end.source, faults=self.faults,
             target_file=str(self.target_path.resolve()), time_zone=self.target.time_zone, preflight=self.preflight,
             baseline=f"{self.baseline.path} (taken {self.baseline.taken_at.isoformat(timespec='seconds')})"
-            if self.baseline else "", maintenance_in_progress=self._maintenance_in_progress(items))
+            if self.baseline else "", maintenance_in_progress=self._maintenance_in_progress(items), site=self.site)
 
     def _maintenance_in_progress(self, items: list) -> str:
         """What the status page showed in progress: its own item's reading, the later one (a pass: none

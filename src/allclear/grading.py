@@ -12,6 +12,7 @@ the target is a failure; anything else that went wrong is our probe's, so it cou
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -160,3 +161,14 @@ def judge_tries(error: BaseException | None, failed_try: tuple[int, BaseExceptio
         outcome, failed_message = describe_error(failure)
         return failure, outcome, f"{failed_message} (try {number}; the last try {message})"
     return error, outcome, message
+
+
+def failure_sites(item: ItemResult) -> str:
+    """Where an item's failures are: "all at site austin", "3 at austin, 1 at home" ("" for one site)."""
+    failing = Counter(p.facts.get("site", "") for p in item.probes if p.outcome in ("failed", "inconclusive"))
+    failing.pop("", None)
+    if not failing:
+        return ""
+    if len(failing) == 1:
+        return f"all at site {next(iter(failing))}"
+    return ", ".join(f"{count} at {site}" for site, count in failing.most_common())

@@ -50,7 +50,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--no-wait", action="store_true",
                     help="do not wait for the email delay after the window end: report the email item skipped, "
                          "with the time it becomes due")
-    group.addoption("--reports-dir", default="reports", help="where results and reports go (default: reports)")
+    group.addoption("--reports-dir", default=None,
+                    help="where results and reports go (default: reports, or reports/sites/NAME with --site)")
+    group.addoption("--site", default=None, metavar="NAME",
+                    help="the site this run probes from (an office, home, a VPN): its results are labelled with "
+                         "it, and `allclear merge` grades all sites' runs together (the target's [sites])")
     group.addoption("--no-html-report", action="store_true", help="keep the Allure results, skip the HTML report")
     group.addoption("--escalate", action="store_true",
                     help="send P1/P2 escalations (and resolutions) to the target's sinks")
@@ -81,7 +85,8 @@ def pytest_configure(config: pytest.Config) -> None:
                 "it with '=': pytest -m go --target=/path/to/target.toml (or, from any folder, either spelling: "
                 "allclear go --target /path/to/target.toml)")
         return
-    reports_dir = Path(config.getoption("--reports-dir"))
+    site = config.getoption("--site")
+    reports_dir = Path(config.getoption("--reports-dir") or (Path("reports") / "sites" / site if site else "reports"))
     if not reports_dir.is_absolute():
         reports_dir = config.invocation_params.dir / reports_dir
     target_path = Path(config.getoption("--target") or config.rootpath / DEFAULT_TARGET)

@@ -13,7 +13,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from allclear.config import Target
-from allclear.grading import GRADES, ItemResult, ProbeResult
+from allclear.grading import GRADES, ItemResult, ProbeResult, failure_sites
 from allclear.items import item as declared
 from allclear.verdict import RunVerdict
 
@@ -154,6 +154,11 @@ def ticket_markdown(verdict: RunVerdict, target: Target, entries: list[Escalated
               f"**Checked:** {local(verdict.started_at, target.time_zone)} to "
               f"{verdict.finished_at.astimezone(ZoneInfo(target.time_zone)):%H:%M:%S %Z} by allclear's Go checklist "
               f"(verdict {verdict.headline}).", ""]
+    if verdict.sites:
+        affected = "; ".join(f"{name(e.item)} {failure_sites(e.item)}" for e in entries
+                             if not e.resolved_at and failure_sites(e.item))
+        lines += [f"**Sites checked:** {', '.join(f'{site} ({said})' for site, said in verdict.sites.items())}."
+                  + (f" **Affected:** {affected}." if affected else ""), ""]
     if not verdict.final:
         lines += [f"**Run still in progress:** {'; '.join(verdict.pending)}. This ticket was written as soon as the "
                   "items below were decided; the final report follows when the run ends.", ""]

@@ -13,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from allclear.config import Secrets
-from allclear.grading import ItemResult, ProbeResult, run_grade, verdict
+from allclear.grading import ItemResult, ProbeResult, failure_sites, run_grade, verdict
 
 EXIT_CODES = {"GO": 0, "NO-GO": 1, "INCONCLUSIVE": 2}
 EXIT_ESCALATION_FAILED = 6   # whatever the verdict: someone must know a page or ticket did not go out
@@ -42,6 +42,8 @@ class RunVerdict:
     final: bool = True              # False: a provisional verdict, written while waiting items run on
     pending: list[str] = dataclasses.field(default_factory=list)   # those items, each with when it is due
     final_by: datetime | None = None    # when the provisional verdict becomes final, at the latest
+    site: str = ""                  # the site this run probed from (`--site`); a merge's: "" (all of them)
+    sites: dict = dataclasses.field(default_factory=dict)   # a merge's: site -> its run's verdict, or "never arrived"
 
     @classmethod
     def of(cls, items: list[ItemResult], **context) -> "RunVerdict":
@@ -182,6 +184,10 @@ class RunVerdict:
             lines += ["", "| item | outcome | probes failed/run | grade | time |", "| --- | --- | --- | --- | --- |"]
             for title, outcome, counts, grade, seconds in self.table_rows():
                 lines.append(f"| {OUTCOME_MARKS[outcome]} {title} | {outcome} | {counts} | {grade} | {seconds} |")
+        if self.sites:
+            lines += ["", "## Sites", "", *[f"- **{site}**: {said}" for site, said in self.sites.items()]]
+            lines += [f"- {item.title}: {item.probes_failed} of {item.probes_run} failed, {failure_sites(item)}"
+                      for item in self.items if item.outcome in ("failed", "inconclusive") and failure_sites(item)]
         problems = [(item, p) for item in self.items for p in item.probes
                     if p.outcome in ("failed", "inconclusive") or p.degraded]
         if problems:

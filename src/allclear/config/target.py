@@ -85,6 +85,34 @@ class WatchSettings(Section):
     deadline_s: Seconds = 21600.0       # not over after this long: run the checklist anyway (also --deadline)
 
 
+NETWORK_ITEMS = ["login", "chat_widget", "help_center", "reporting_api", "dns"]
+
+
+class SitesSection(Section):
+    """Where agents work from (offices, home, behind a VPN): a run per site (`--site NAME`), then
+    `allclear merge` grades over all of them. The items whose reach depends on the network run at
+    every site; the others (the call, the email, the text, the status page) at `once_at` only."""
+
+    names: list[str] = Field(min_length=1)          # the sites a merge expects a run from
+    everywhere: list[str] = Field(default_factory=lambda: list(NETWORK_ITEMS))
+    once_at: str = ""                               # default: the first of `names`
+
+    @model_validator(mode="after")
+    def _known(self) -> SitesSection:
+        bad = [n for n in self.names if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", n)]
+        if bad:
+            raise ValueError(f"site names are folder names (letters, digits, . _ -): {bad}")
+        if self.once_at and self.once_at not in self.names:
+            raise ValueError(f"once_at = {self.once_at!r} is not one of names {self.names}")
+        unknown = [key for key in self.everywhere if key not in registered()]
+        if unknown:
+            raise ValueError(f"everywhere: unknown item(s) {unknown} (items: {', '.join(registered())})")
+        return self
+
+    def runs_at(self, item: str, site: str) -> bool:
+        return item in self.everywhere or site == (self.once_at or self.names[0])
+
+
 class SandboxSection(Section):
     """Present only in a sandbox target: start the embedded platform and point the checks at it."""
 
@@ -133,4 +161,5 @@ Target = create_model(
     retries=(dict[ItemKey, Retry], {}),
     grading=(Grading, Field(default_factory=Grading)),
     escalation=(EscalationSection, EscalationSection()),
+    sites=(SitesSection | None, None),
 )
