@@ -2,6 +2,8 @@
 (go.yml: a smoke run every 30 minutes, a manual run with a target, a window end and escalate
 yes/no, every secret the example target names, reports kept, state kept between runs)."""
 
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -95,3 +97,27 @@ def test_ci_yml_runs_make_test():
     steps = workflow("ci.yml")["jobs"]["test"]["steps"]
     assert any(step.get("run", "").startswith("make test ") for step in steps)
     assert any(step.get("run", "").startswith("make test-long") for step in steps)
+
+
+def test_go_yml_runs_a_job_per_site_on_its_runner_then_merges_and_one_run_without_sites(tmp_path):
+    go = workflow("go.yml")
+    jobs = go["jobs"]
+    assert jobs["go"]["if"] == "needs.plan.outputs.sites == '[]'"            # no [sites]: one run, as before
+    assert jobs["site"]["runs-on"] == "${{ matrix.runner }}"
+    assert jobs["merge"]["if"].startswith("always()") and jobs["merge"]["needs"] == ["plan", "site"]
+    site_run = next(step["run"] for step in jobs["site"]["steps"] if step.get("name") == "Go checklist at this site")
+    assert '--site="$SITE"' in site_run and "${{" not in site_run
+    merge_run = next(step["run"] for step in jobs["merge"]["steps"] if step.get("name") == "One verdict over all sites")
+    assert ".venv/bin/allclear merge sites/*" in merge_run
+    plan = next(step for step in jobs["plan"]["steps"] if step.get("id") == "sites")
+    script = plan["run"].replace('TARGET="${INPUT_TARGET:-$SCHEDULED_TARGET}" ', "").replace(' >> "$GITHUB_OUTPUT"', "")
+
+    def planned(toml: str) -> list:
+        (tmp_path / "t.toml").write_text(toml)
+        done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True,
+                              env={**os.environ, "TARGET": str(tmp_path / "t.toml")})
+        return json.loads(done.stdout.removeprefix("sites="))
+
+    assert planned('name = "x"\n') == []
+    assert planned('[sites]\nnames = ["austin", "outside"]\nrunners = { austin = ["self-hosted", "austin"] }\n') == [
+        {"site": "austin", "runner": ["self-hosted", "austin"]}, {"site": "outside", "runner": "ubuntu-latest"}]

@@ -96,6 +96,7 @@ class SitesSection(Section):
     names: list[str] = Field(min_length=1)          # the sites a merge expects a run from
     everywhere: list[str] = Field(default_factory=lambda: list(NETWORK_ITEMS))
     once_at: str = ""                               # default: the first of `names`
+    runners: dict[str, str | list[str]] = {}        # go.yml: the runner label(s) per site (default ubuntu-latest)
 
     @model_validator(mode="after")
     def _known(self) -> SitesSection:

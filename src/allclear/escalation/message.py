@@ -83,6 +83,8 @@ def _notice(change: Change, verdict: RunVerdict, target: Target, report_path: Pa
         else:
             title = f"[{item.grade}] {target.name}: {headline(item)}"
             summary = f"{headline(item)} ({item.grade}, verdict {verdict.headline})"
+        if verdict.site:           # one site's run: the merge of all sites updates it with their grade
+            summary += f" (seen from site {verdict.site})"
         if not verdict.final:      # escalated as soon as the item was decided: the rest is still running
             summary += f"; run still in progress: {'; '.join(verdict.pending)}, the report follows"
         window = local(verdict.window_end, target.time_zone) if verdict.window_end else "not known"
