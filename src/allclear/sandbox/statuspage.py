@@ -59,19 +59,24 @@ def _second(request: web.Request) -> dict | None:
         return None
     started = request.app[STARTED_AT].replace(microsecond=0) - timedelta(minutes=SECOND_STARTED_MIN_AGO)
     verifying = request.app[STARTED_AT].replace(microsecond=0) - timedelta(minutes=SECOND_VERIFYING_MIN_AGO)
-    updates = [{"id": "upd-21", "status": "in_progress", "body": "We are performing network maintenance.",
-                "created_at": _iso(started), "updated_at": _iso(started), "display_at": _iso(started)}]
-    if status == "verifying":
-        updates.insert(0, {"id": "upd-22", "status": "verifying", "body": "The work is done; we are verifying it.",
-                           "created_at": _iso(verifying), "updated_at": _iso(verifying),
-                           "display_at": _iso(verifying)})
+    return _shaped("sandbox-maint-2", SECOND, status, started, started + timedelta(hours=1),
+                   [("in_progress", started, "We are performing network maintenance."),
+                    *([("verifying", verifying, "The work is done; we are verifying it.")]
+                      if status == "verifying" else [])])
+
+
+def _shaped(ident: str, name: str, status: str, start: datetime, end: datetime,
+            said: list[tuple[str, datetime, str]]) -> dict:
+    """A scheduled maintenance as Statuspage lists it, its updates (status, when, text) newest first."""
+    updates = [{"id": f"{ident}-upd-{n}", "status": state, "body": body, "created_at": _iso(when),
+                "updated_at": _iso(when), "display_at": _iso(when)} for n, (state, when, body) in enumerate(said, 1)]
     return {
-        "id": "sandbox-maint-2", "name": SECOND, "status": status, "impact": "maintenance",
-        "shortlink": "https://stspg.io/sandbox2", "created_at": _iso(started - timedelta(hours=1)),
-        "updated_at": _iso(verifying if status == "verifying" else started),
-        "monitoring_at": None, "page_id": "sandbox", "resolved_at": None,
-        "scheduled_for": _iso(started), "scheduled_until": _iso(started + timedelta(hours=1)),
-        "started_at": _iso(started), "incident_updates": updates, "components": [],
+        "id": ident, "name": name, "status": status, "impact": "maintenance",
+        "shortlink": f"https://stspg.io/{ident}", "created_at": _iso(start - timedelta(days=7)),
+        "updated_at": _iso(said[-1][1]), "monitoring_at": None, "page_id": "sandbox",
+        "resolved_at": _iso(end) if status == "completed" else None,
+        "scheduled_for": _iso(start), "scheduled_until": _iso(end),
+        "started_at": _iso(start), "incident_updates": updates[::-1], "components": [],
     }
 
 
@@ -93,21 +98,9 @@ def _maintenance(request: web.Request) -> dict:
         window_start, end = switched
         window_end = end or window_start + timedelta(minutes=30)      # while on: the scheduled end
     status = "in_progress" if _in_progress(request) else "completed"
-    updates = [{"id": "upd-1", "status": "in_progress", "body": "Maintenance is in progress.",
-                "created_at": _iso(window_start), "updated_at": _iso(window_start), "display_at": _iso(window_start)}]
-    if status == "completed":
-        updates.insert(0, {"id": "upd-2", "status": "completed", "body": "Maintenance has completed.",
-                           "created_at": _iso(window_end), "updated_at": _iso(window_end),
-                           "display_at": _iso(window_end)})
-    return {
-        "id": "sandbox-maint-1", "name": "Platform database upgrade", "status": status, "impact": "maintenance",
-        "shortlink": "https://stspg.io/sandbox", "created_at": _iso(window_start - timedelta(days=7)),
-        "updated_at": _iso(window_end if status == "completed" else window_start),
-        "monitoring_at": None, "page_id": "sandbox",
-        "resolved_at": _iso(window_end) if status == "completed" else None,
-        "scheduled_for": _iso(window_start), "scheduled_until": _iso(window_end),
-        "started_at": _iso(window_start), "incident_updates": updates, "components": [],
-    }
+    return _shaped("sandbox-maint-1", "Platform database upgrade", status, window_start, window_end,
+                   [("in_progress", window_start, "Maintenance is in progress."),
+                    *([("completed", window_end, "Maintenance has completed.")] if status == "completed" else [])])
 
 
 def _status(request: web.Request) -> dict:
