@@ -518,12 +518,28 @@ def test_an_item_escalated_at_once_is_updated_with_the_final_report_on_every_sin
     assert "**Run still in progress:** email round trip due 14:15:00 PST" in ticket and "NO-GO (P1) so far" in ticket
 
     ended = run(login_verdict(4, when=START + timedelta(minutes=16)), target, receiver, tmp_path,
-                escalated_at_once={"login"})
+                escalated_at_once={"login": {"jira", "slack"}})
     assert [(d.sink, d.action, d.status) for d in ended.deliveries] == [("jira", "update", "sent"),
                                                                          ("slack", "update", "sent")]
     comment = receiver.to("/rest/api/3/issue/OPS-7/comment")[-1].json["body"]
     assert "The run has ended (NO-GO (P1)): this is its final report." in json.dumps(comment)
     assert "first run to fail" in (tmp_path / "ticket.md").read_text()     # one run, not two
+
+
+def test_an_unchanged_failure_escalated_at_once_stays_quiet_on_on_change_sinks_at_the_end(receiver, tmp_path):
+    """Still failing as in the last run: told nothing at once, so the run's end has nothing to add either
+    (a 30-minute schedule must not post a "final report" to Jira every run)."""
+    target = make_target(receiver, ["jira"])
+    run(login_verdict(4), target, receiver, tmp_path)
+    early = login_verdict(4, when=START + timedelta(minutes=30))
+    early.final = False
+    at_once = run(early, target, receiver, tmp_path, only={"login"})
+    assert [(d.action, d.status) for d in at_once.deliveries] == [("update", "unchanged")]
+    told = {d.sink for d in at_once.deliveries if d.status in ("sent", "dry-run")}
+    ended = run(login_verdict(4, when=START + timedelta(minutes=46)), target, receiver, tmp_path,
+                escalated_at_once={"login": told})
+    assert [(d.action, d.status) for d in ended.deliveries] == [("update", "unchanged")]
+    assert "failing in 2 consecutive runs" in (tmp_path / "ticket.md").read_text()      # counted once
 
 
 def test_with_the_state_lost_the_sinks_own_search_finds_the_open_ticket_and_no_second_is_opened(receiver,

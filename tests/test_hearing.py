@@ -117,4 +117,4 @@ def test_the_greeting_counts_only_where_the_line_opens_with_it(spotter):
                  voice=ivr.Voice("en-029", 170))
     assert spotter.hear(error).decision != "greeting"
     late = line("Your call may be recorded for quality. Thank you for calling Acme Support.")
-    assert spotter.hear(late).decision != "greeting"
+    assert spotter.hear(late).decision == "unclear"     # could not tell: never passed, never failed on it

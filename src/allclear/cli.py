@@ -30,7 +30,7 @@ from allclear.config import (
     read_target_file,
     validate_target,
 )
-from allclear.escalation.dispatch import escalate
+from allclear.escalation.dispatch import Delivery, EscalationReport, escalate
 from allclear.merge import MergeError, merge, merge_allure_results, read_site_runs
 from allclear.sandbox import KNOWN_FAULTS, FaultError, Sandbox, parse_fault
 from allclear.verdict import EXIT_ESCALATION_FAILED, RunVerdict
@@ -109,12 +109,12 @@ def run_merge(args: argparse.Namespace) -> int:
     input, 6 an escalation failed)."""
     out = Path(args.reports_dir)
     try:
-        runs = read_site_runs([Path(folder) for folder in args.folders])
+        runs, absent = read_site_runs([Path(folder) for folder in args.folders])
         first = next(iter(runs.values()), None)
         target_path = Path(args.target or (first[1].target_file if first else "") or DEFAULT_SANDBOX_TARGET)
         raw = read_target_file(target_path)
         target = validate_target(fill_placeholders(raw, UNSTARTED_SANDBOX), target_path)
-        expected = target.sites.names if target.sites else [f.name for f in map(Path, args.folders)]
+        expected = target.sites.names if target.sites else [*runs, *absent]
         verdict = merge(runs, target, expected, str(target_path.resolve()))
     except (ConfigError, MergeError) as exc:
         print(f"allclear merge: {exc}", file=sys.stderr)
@@ -125,17 +125,20 @@ def run_merge(args: argparse.Namespace) -> int:
         verdict.html_report, note = build_html_report(results, out, target.name)
         if note:
             print(note)
+    verdict.write(out, Secrets({}))          # the merged verdict is kept whatever the escalation does
     mode = "send" if args.escalate else "dry-run" if args.dry_run else \
         (target.escalation.mode or ("dry-run" if target.sandbox else "send"))
-    sandbox = None
+    sandbox, secrets = None, Secrets({})
     try:
         target, secrets, sandbox = target_for_sinks(target_path, verdict.target, out)
         report = escalate(verdict, target, secrets, out, mode,
                           report_path=Path(verdict.html_report) if verdict.html_report else None,
                           progress=lambda line: print(secrets.redact(line)) if line.endswith("…") else None)
-    except ConfigError as exc:
-        print(f"allclear merge: {exc}", file=sys.stderr)
-        return 4
+    except Exception as exc:  # noqa: BLE001 - a missing secret, the state locked: said, and exit 6
+        report = EscalationReport(mode)
+        report.deliveries.append(Delivery("escalation", "*", "failure", "all", "failed",
+                                          secrets.redact(f"{type(exc).__name__}: {exc}")))
+        print(f"allclear merge: could not escalate: {secrets.redact(str(exc))}", file=sys.stderr)
     finally:
         if sandbox:
             sandbox.stop()

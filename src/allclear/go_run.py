@@ -75,7 +75,7 @@ class GoRun:
         self.preflight = bool(config.getoption("--preflight"))
         self.baseline: baseline.Baseline | None = None
         self.baseline_note = ""                      # why a baseline on disk is not used
-        self.escalated_at_once: set[str] = set()     # items escalated as soon as they were decided
+        self.escalated_at_once: dict[str, set[str]] = {}   # items escalated as they were decided: sinks told
         self.deliveries_at_once: list[Delivery] = []
         self.provisional: RunVerdict | None = None   # the verdict so far, written while items are still running
         self.said_so_far = False                     # the terminal told the verdict so far (only waiting items left)
@@ -257,8 +257,12 @@ class GoRun:
             summary = self._summarize(item_key(node), probes)
             self.show(terminal.item_line(summary, run_output.terminal_width(self.config)))
             if any(self.unfinished.values()):
-                self._escalate_at_once(summary)
-                self._maybe_provisional()
+                try:
+                    self._escalate_at_once(summary)
+                    self._maybe_provisional()
+                except Exception as exc:  # noqa: BLE001 - the run goes on; its end escalates and writes anyway
+                    self.say(self.secrets.redact(f"warning: the verdict so far could not be written or escalated: "
+                                                 f"{type(exc).__name__}: {exc} (the run's end will)"))
 
     def _summarize(self, key: str, probes: list[ProbeResult]) -> ItemResult:
         return graded_while_in_progress(summarize_item(key, self.titles[key], probes, self.target.grading),
@@ -277,7 +281,9 @@ class GoRun:
         for delivery in report.deliveries:
             delivery.stage = "at once"
         self.deliveries_at_once += report.deliveries
-        self.escalated_at_once.add(item.item)
+        told = {d.sink for d in report.deliveries if d.item == item.item and d.status in ("sent", "dry-run")}
+        if not any(d.sink == "escalation" for d in report.deliveries):     # it ran (else: counted at the end)
+            self.escalated_at_once[item.item] = told
         self._write_provisional(verdict)
 
     def _maybe_provisional(self) -> None:
@@ -368,7 +374,6 @@ class GoRun:
             if self.lanes:
                 self.lanes.cancel_unfinished()   # an interrupted run: browser probes keep their evidence
                 self.lanes.close()
-                self._undo_steady_environment()
             for node in session.items:
                 if is_go_item(node) and node.nodeid not in self.results:
                     self.titles.setdefault(item_key(node), item_of(node).title)
@@ -392,6 +397,8 @@ class GoRun:
             if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
                 session.exitstatus = self.verdict.exit_code
         finally:
+            if self.lanes:
+                self._undo_steady_environment()
             self._stop_sandbox()
             if self._dry_run_state is not None:
                 shutil.rmtree(self._dry_run_state.parent, ignore_errors=True)
@@ -418,7 +425,7 @@ class GoRun:
         return said or ("" if page.outcome == "passed" else self.window_end.in_progress)
 
     def _escalate(self, verdict: RunVerdict, only: set[str] | None = None,
-                  escalated_at_once: set[str] = frozenset()) -> EscalationReport:
+                  escalated_at_once: dict[str, set[str]] | None = None) -> EscalationReport:
         """Escalate while the sandbox (and its ticket desk) is still up; a crash here is reported, not lost."""
         def progress(line: str) -> None:
             if line.endswith("…"):

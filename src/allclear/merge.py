@@ -31,13 +31,16 @@ class MergeError(ValueError):
     """A folder that holds no site's run, or runs that cannot be merged (another target)."""
 
 
-def read_site_runs(folders: list[Path]) -> dict[str, tuple[Path, RunVerdict]]:
-    """Each folder's verdict.json, by its site (a run without --site is named after its folder)."""
+def read_site_runs(folders: list[Path]) -> tuple[dict[str, tuple[Path, RunVerdict]], list[str]]:
+    """Each folder's verdict.json, by its site (a run without --site is named after its folder); and
+    the folders with none (that site's run never arrived: its job failed before writing anything)."""
     runs: dict[str, tuple[Path, RunVerdict]] = {}
+    absent: list[str] = []
     for folder in folders:
         path = folder / "verdict.json"
         if not path.is_file():
-            continue        # that site's run never arrived (its job failed before writing anything)
+            absent.append(folder.name)
+            continue
         try:
             verdict = RunVerdict.from_json(json.loads(path.read_text(encoding="utf-8")))
         except (ValueError, TypeError, KeyError) as exc:
@@ -46,7 +49,7 @@ def read_site_runs(folders: list[Path]) -> dict[str, tuple[Path, RunVerdict]]:
         if site in runs:
             raise MergeError(f"{path}: a second run of site {site!r} (the first: {runs[site][0]})")
         runs[site] = (folder, verdict)
-    return runs
+    return runs, absent
 
 
 def merge(runs: dict[str, tuple[Path, RunVerdict]], target: Target, expected: list[str],
@@ -64,14 +67,17 @@ def merge(runs: dict[str, tuple[Path, RunVerdict]], target: Target, expected: li
                 dataclasses.replace(p, probe=f"{site} / {p.probe}", facts={**p.facts, "site": site})
                 for p in item.probes)
     missing = [site for site in expected if site not in runs]
-    run_items = list(probes) or [key for key in registered() if _enabled(target, key)]
-    for site in missing:
-        for key in run_items:
-            if target.sites is None or target.sites.runs_at(key, site):
-                titles.setdefault(key, registered()[key].title if key in registered() else key)
-                probes.setdefault(key, []).append(ProbeResult(
-                    key, f"{site} / every {key.replace('_', ' ')} probe", "inconclusive",
-                    message=f"could not verify at site {site}: {NEVER_ARRIVED}", facts={"site": site}))
+    enabled = [key for key in registered() if _enabled(target, key)]
+    for site in expected:
+        verdict = runs[site][1] if site in runs else None
+        checked = {item.item for item in verdict.items} if verdict else set()
+        for key in enabled:
+            if key in checked or (target.sites is not None and not target.sites.runs_at(key, site)):
+                continue
+            titles.setdefault(key, registered()[key].title)
+            probes.setdefault(key, []).append(ProbeResult(
+                key, f"{site} / every {key.replace('_', ' ')} probe", "inconclusive",
+                message=f"could not verify at site {site}: {_why_absent(verdict)}", facts={"site": site}))
     items = [graded_while_in_progress(summarize_item(key, titles[key], found, target.grading), target.status_page)
              for key, found in probes.items()]
     verdicts = [verdict for _, verdict in runs.values()]
@@ -119,6 +125,17 @@ class _NoSecrets:
 
     def redact(self, text: str) -> str:
         return text
+
+
+def _why_absent(verdict: RunVerdict | None) -> str:
+    """Why a site's run has no result for an item it should have checked."""
+    if verdict is None:
+        return NEVER_ARRIVED
+    if verdict.not_started:
+        return f"its run did not start: {verdict.not_started.splitlines()[0]}"
+    if not verdict.final:
+        return "its run did not finish (only its provisional verdict arrived)"
+    return "its run did not check this item"
 
 
 def _enabled(target: Target, key: str) -> bool:

@@ -16,6 +16,7 @@ so `pytest --fixtures` lists them.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -86,6 +87,8 @@ def pytest_configure(config: pytest.Config) -> None:
                 "allclear go --target /path/to/target.toml)")
         return
     site = config.getoption("--site")
+    if site is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", site):
+        raise pytest.UsageError(f"--site {site!r}: a site name is a folder name (letters, digits, . _ -)")
     reports_dir = Path(config.getoption("--reports-dir") or (Path("reports") / "sites" / site if site else "reports"))
     if not reports_dir.is_absolute():
         reports_dir = config.invocation_params.dir / reports_dir

@@ -103,6 +103,8 @@ class SitesSection(Section):
         bad = [n for n in self.names if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", n)]
         if bad:
             raise ValueError(f"site names are folder names (letters, digits, . _ -): {bad}")
+        if len(set(self.names)) != len(self.names):
+            raise ValueError(f"names: each site once: {self.names}")
         if self.once_at and self.once_at not in self.names:
             raise ValueError(f"once_at = {self.once_at!r} is not one of names {self.names}")
         unknown = [key for key in self.everywhere if key not in registered()]

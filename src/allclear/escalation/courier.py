@@ -163,18 +163,20 @@ class DryRunCourier(Courier):
 
     dry_run = True
 
-    def __init__(self, secrets: Secrets, directory: Path):
+    def __init__(self, secrets: Secrets, directory: Path, keep: bool = False):
+        """`keep`: the run wrote some already (an item escalated at once): number on after them."""
         self.secrets = secrets
         self.directory = directory
         self.written: list[Path] = []
         directory.mkdir(parents=True, exist_ok=True)
-        for old in directory.glob("*"):
-            if old.is_file():
-                old.unlink()
+        old = [path for path in directory.glob("*") if path.is_file()]
+        for path in [] if keep else old:
+            path.unlink()
+        self.first = len(old) if keep else 0
 
     def _path(self, sink: str, what: str, suffix: str) -> Path:
         slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{sink}-{what}").strip("-")
-        path = self.directory / f"{len(self.written) + 1:02d}-{slug[:80]}{suffix}"
+        path = self.directory / f"{self.first + len(self.written) + 1:02d}-{slug[:80]}{suffix}"
         self.written.append(path)
         return path
 

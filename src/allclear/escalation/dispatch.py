@@ -80,12 +80,14 @@ class EscalationReport:
 def escalate(verdict: RunVerdict, target: Target, secrets: Secrets, reports_dir: Path, mode: str,
              report_path: Path | None = None, report_url: str | None = None, courier: Courier | None = None,
              progress: Callable[[str], None] = lambda line: None, only: set[str] | None = None,
-             escalated_at_once: set[str] = frozenset(), dry_run_state: Path | None = None) -> EscalationReport:
+             escalated_at_once: dict[str, set[str]] | None = None, dry_run_state: Path | None = None,
+             ) -> EscalationReport:
     """Record the run in the escalation state, tell the sinks, write reports/ticket.md.
 
     `only`: escalate just these items, decided while the run goes on (a P1 pages at once, the
-    verdict still provisional); `escalated_at_once`: the items this run escalated so, which the end
-    of the run updates with the final report on every sink, without counting the run twice.
+    verdict still provisional); `escalated_at_once`: the items this run escalated so, each with the
+    sinks told then, which the end of the run updates with the final report, without counting the
+    run twice.
     `dry_run_state`: a copy of the state that a dry run's calls share (else each decides on a fresh
     copy, and the run's end would open again what its items escalated at once)."""
     dry_run = mode == "dry-run"
@@ -103,6 +105,7 @@ def escalate(verdict: RunVerdict, target: Target, secrets: Secrets, reports_dir:
 
 def _escalate(verdict, target, secrets, reports_dir, dry_run, report, report_path, report_url, courier,
               progress, only, escalated_at_once, dry_run_state) -> EscalationReport:
+    later_call = dry_run_state is not None and dry_run_state.exists()    # this run escalated before
     if dry_run and dry_run_state is not None:
         if not dry_run_state.exists() and (reports_dir / STATE_FILE).exists():
             shutil.copyfile(reports_dir / STATE_FILE, dry_run_state)
@@ -111,10 +114,10 @@ def _escalate(verdict, target, secrets, reports_dir, dry_run, report, report_pat
         state = EscalationState.open(reports_dir / STATE_FILE, scratch=dry_run)
     try:
         changes = apply_run(state, verdict, [sink.label for sink in target.escalation.sinks], only,
-                            escalated_at_once)
+                            escalated_at_once or {})
         if courier is None:
             if dry_run:
-                courier = DryRunCourier(secrets, reports_dir / DRY_RUN_DIR)
+                courier = DryRunCourier(secrets, reports_dir / DRY_RUN_DIR, keep=later_call)
                 report.dry_run_dir = str(reports_dir / DRY_RUN_DIR)
             else:
                 courier = LiveCourier(secrets)
@@ -169,7 +172,8 @@ def deliver(state: EscalationState, client: SinkClient, notice: Notice, now: dat
         if found:          # the local state had lost it: the sink's own search is the truth
             told = SinkDelivery(found, "")
             action = "update"
-    elif change.final_report or client.config.updates == "every-run" or told.fingerprint != change.record.fingerprint:
+    elif (client.label in change.told_at_once or client.config.updates == "every-run"
+          or told.fingerprint != change.record.fingerprint):
         action = "update"
     else:
         return result("update", "unchanged", f"still open ({told.ref}); nothing new to tell")

@@ -34,7 +34,7 @@ class Notice:
     @property
     def update_heading(self) -> str:
         """What an update says first: the run's end after the item was escalated at once, or a repeat."""
-        if self.change.final_report:
+        if self.change.told_at_once:
             return f"The run has ended ({self.details['headline']}): this is its final report."
         return f"Failing again ({self.details['runs']} runs in a row)."
 

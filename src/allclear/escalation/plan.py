@@ -31,7 +31,8 @@ class Change:
     item: ItemResult
     record: Record         # as it stands after this run
     changed: bool          # grade or failing probes differ from the previous run (always true for open)
-    final_report: bool = False   # the run's end, for an item escalated at once: every sink gets the update
+    told_at_once: frozenset[str] = frozenset()   # the run's end, for an item escalated at once: the sinks
+                                                 # told then get the final report, whatever `updates` says
 
 
 OPS_ONLY = ("inconclusive", "already-failing")       # kinds that only `ops = true` sinks hear of
@@ -55,12 +56,14 @@ def first_seen(item: ItemResult, kind: str, fallback: datetime) -> datetime:
 
 
 def apply_run(state: EscalationState, verdict: RunVerdict, sinks: list[str] = (), only: set[str] | None = None,
-              escalated_at_once: set[str] = frozenset()) -> list[Change]:
+              escalated_at_once: dict[str, set[str]] | None = None) -> list[Change]:
     """Record the run in `state` and say what changed, in the verdict's item order. `sinks`: the
     configured sinks' names, which are offered resolutions they missed. `only`: the items to
     escalate now (an item decided while the run goes on); `escalated_at_once`: items this run
-    escalated that way already, whose run is not counted twice and whose update carries the end."""
+    escalated that way already (with the sinks told then), whose run is not counted twice and whose
+    update carries the end."""
     seen = verdict.finished_at
+    escalated_at_once = escalated_at_once or {}
     changes: list[Change] = []
 
     def open_or_update(item: ItemResult, kind: str, may_open: bool) -> None:
@@ -73,9 +76,10 @@ def apply_run(state: EscalationState, verdict: RunVerdict, sinks: list[str] = ()
                 changes.append(Change("open", kind, item, record, changed=True))
             return
         changed = record.fingerprint != mark
-        again = item.item in escalated_at_once and kind == "failure"
+        again = item.item in escalated_at_once
+        told = frozenset(escalated_at_once.get(item.item, ())) if kind == "failure" else frozenset()
         record = state.seen_again(record, item.grade, mark, seen, same_run=again)
-        changes.append(Change("update", kind, item, record, changed, final_report=again))
+        changes.append(Change("update", kind, item, record, changed, told_at_once=told))
 
     def resolve(item: ItemResult, kind: str) -> None:
         record = state.open_record(verdict.target, item.item, kind)

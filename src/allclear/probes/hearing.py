@@ -167,7 +167,7 @@ class PhraseSpotter:
                 samples = wiener(samples)
         opens_by = (measured.first_speech_s or 0.0) + GREETING_OPENS_WITHIN_S
         scores = self._scores(self._to_16k(samples, audio.rate), opens_by)
-        (greeting, greeting_phrase), (maintenance, whole_phrase), (part, part_phrase) = scores
+        (greeting, greeting_phrase), (maintenance, whole_phrase), (part, part_phrase), (late, _) = scores
         need = NOISY if noisy else {"greeting": GREETING_OVER_DECOYS, "maintenance": MAINTENANCE_OVER_DECOYS,
                                     "part": MAINTENANCE_PART_OVER_DECOYS}
         heard_maintenance = maintenance >= need["maintenance"] or part >= need["part"]
@@ -178,6 +178,8 @@ class PhraseSpotter:
         elif greeting >= need["greeting"]:
             clear = greeting - max(maintenance, part) >= GREETING_LEAD and not too_noisy
             decision = "greeting" if clear else "unclear"
+        elif late >= need["greeting"]:        # a prompt or chime before it, or the maintenance words heard
+            decision = "unclear"              # like it: could not tell, never a failure of the vendor's
         else:
             decision = "none"
         if part - need["part"] > maintenance - need["maintenance"]:   # report the stronger evidence, on the
@@ -206,14 +208,14 @@ class PhraseSpotter:
         decoder.process_raw(pcm, full_utt=True)
         decoder.end_utt()
         logmath = decoder.get_logmath()
-        best = {"greeting": (-1e9, ""), "maintenance": (-1e9, ""), "part": (-1e9, "")}
+        best = {"greeting": (-1e9, ""), "maintenance": (-1e9, ""), "part": (-1e9, ""), "late": (-1e9, "")}
         decoys: dict[str, float] = {}
         for segment in decoder.seg() or []:             # None when nothing was spotted
             phrase = segment.word.strip()
             score = (logmath.log(segment.prob) + KWS_OFFSET) / self._phones[phrase]
             kind = self._kind[phrase]
             if kind == "greeting" and segment.start_frame / 100 > greeting_by_s:
-                continue
+                kind = "late"
             if kind == "decoy":
                 decoys[phrase] = max(decoys.get(phrase, -1e9), score)
             else:
@@ -221,7 +223,7 @@ class PhraseSpotter:
         count = sum(1 for kind in self._kind.values() if kind == "decoy")
         ordered = sorted([*decoys.values(), *[UNDETECTED] * (count - len(decoys))])
         middle = ordered[len(ordered) // 2] if ordered else 0.0
-        return tuple((best[kind][0] - middle, best[kind][1]) for kind in ("greeting", "maintenance", "part"))
+        return tuple((best[kind][0] - middle, best[kind][1]) for kind in ("greeting", "maintenance", "part", "late"))
 
 
 def british(word: str, phones: str) -> str:
