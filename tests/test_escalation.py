@@ -358,7 +358,9 @@ def test_three_runs_open_once_update_then_resolve(receiver, tmp_path, report_fil
         ("pagerduty", "update", "sent"), ("jira", "update", "unchanged"), ("slack", "update", "unchanged")]
     assert [(d.sink, d.action, d.status) for d in third.deliveries] == [
         ("pagerduty", "resolve", "sent"), ("jira", "resolve", "sent"), ("slack", "resolve", "sent")]
-    assert len(receiver.to("/rest/api/3/issue")) == 1 + 1 + 1   # create, attach, resolved comment
+    assert len(receiver.to("/rest/api/3/issue")) == 1 + 1 + 1 + 1   # create, attach, resolved comment, label off
+    (label_off,) = [r for r in receiver.requests if r.method == "PUT" and r.path == "/rest/api/3/issue/OPS-7"]
+    assert label_off.json == {"update": {"labels": [{"remove": "allclear-t-login"}]}}   # a new failure: a new issue
     assert [r.json["event_action"] for r in receiver.to("/v2/enqueue")] == ["trigger", "trigger", "resolve"]
     assert {r.json["dedup_key"] for r in receiver.to("/v2/enqueue")} == {"allclear/t/login"}
     assert len(receiver.to("/slack/")) == 2

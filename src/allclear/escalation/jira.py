@@ -121,5 +121,11 @@ class Jira(SinkClient):
         return ref
 
     def resolve(self, notice: Notice, ref: str) -> str:
+        """A comment, and the escalation's label taken off: the issue stays for people to close, but a
+        later failure of the same item is a new incident and must not be found and appended to it."""
         self._comment(ref, notice.text)
+        label = key_label(notice.change.record.dedup_key)
+        self.optional("taking the escalation's label off", lambda: self.send(
+            self._request("PUT", f"/rest/api/3/issue/{ref}", json={"update": {"labels": [{"remove": label}]}}),
+            dry_answer=None))
         return ref

@@ -200,7 +200,7 @@ async def zendesk_update(request: web.Request) -> web.Response:
     changes = (await request.json()).get("ticket") or {}
     if changes.get("comment"):
         ticket["comments"].append(_comment(desk, changes["comment"], user))
-    for name in ("status", "priority", "subject"):
+    for name in ("status", "priority", "subject", "external_id"):
         if changes.get(name):
             ticket[name] = changes[name]
     if ticket["status"] == "new":
