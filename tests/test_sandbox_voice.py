@@ -259,12 +259,16 @@ def test_a_recording_is_served_as_wav_through_a_signed_redirect_without_credenti
 
 
 def test_a_recording_still_processing_has_no_media_and_media_needs_credentials(api, served, twilio):
-    call = call_to(twilio, twiml='<Response><Record maxLength="2"/></Response>')
-    while not twilio.recordings.list(call_sid=call.sid):
-        time.sleep(0.02)
-    [recording] = twilio.recordings.list(call_sid=call.sid)
-    if recording.status == "processing":
-        assert wav_of(api, recording.sid).status_code == 404
+    usual, served.voice.processing_s = served.voice.processing_s, 60   # stays processing on a slow machine
+    try:                                                                # (at 0.03 s it raced the fetch)
+        call = call_to(twilio, twiml='<Response><Record maxLength="2"/></Response>')
+        while not twilio.recordings.list(call_sid=call.sid):
+            time.sleep(0.02)
+        [recording] = twilio.recordings.list(call_sid=call.sid)
+    finally:
+        served.voice.processing_s = usual
+    assert recording.status == "processing"
+    assert wav_of(api, recording.sid).status_code == 404
     anonymous = httpx.get(f"{api.base_url}/Recordings/{recording.sid}.wav")
     assert (anonymous.status_code, anonymous.json()["code"]) == (401, 20003)
 
