@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from allclear.allure_report import write_run_timeline
-from allclear.config import Target
+from allclear.config import Secrets, Target
 from allclear.grading import ProbeResult, summarize_item
 from allclear.items import registered
 from allclear.items.status_page import graded_while_in_progress
@@ -116,15 +116,8 @@ def merge_allure_results(runs: dict[str, tuple[Path, RunVerdict]], out: Path, ve
                 (merged / path.name).write_text(json.dumps(result), encoding="utf-8")
             elif path.is_file() and not path.name.endswith((".properties", "categories.json", "-globals.json")):
                 shutil.copyfile(path, merged / path.name)
-    write_run_timeline(merged, verdict, _NoSecrets())
+    write_run_timeline(merged, verdict, Secrets({}))   # each site's run redacted its own results
     return merged
-
-
-class _NoSecrets:
-    """Each site's run redacted its own results; the merge adds no secret of its own."""
-
-    def redact(self, text: str) -> str:
-        return text
 
 
 def _why_absent(verdict: RunVerdict | None) -> str:
