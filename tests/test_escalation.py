@@ -566,6 +566,39 @@ def test_with_the_state_lost_the_sinks_own_search_finds_the_open_ticket_and_no_s
     assert [d.action for d in again.deliveries] == ["update", "update"]      # the state knows them again
 
 
+def test_with_the_state_lost_a_green_run_resolves_what_the_sinks_hold_open_then_searches_no_more(receiver,
+                                                                                                  tmp_path):
+    """The state was evicted while a failure was open: the first green run finds it at each sink by its
+    key and resolves it there; later green runs do not search again."""
+    receiver.jira_issues = [{"id": "10001", "key": "OPS-1", "label": "allclear-t-login", "status": "In Progress"}]
+    receiver.zendesk_tickets = [{"id": 12, "external_id": "allclear/t/login", "status": "open"}]
+    target = make_target(receiver, ["pagerduty", "jira", "zendesk", "slack"])
+    green = run(login_verdict(0), target, receiver, tmp_path)
+    assert [(d.sink, d.action, d.status) for d in green.deliveries] == [
+        ("pagerduty", "resolve", "sent"), ("jira", "resolve", "sent"), ("zendesk", "resolve", "sent")]
+    assert "resolved by its key allclear/t/login" in green.deliveries[1].detail
+    assert [r.json["event_action"] for r in receiver.to("/v2/enqueue")] == ["resolve"]
+    assert receiver.to("/rest/api/3/issue/OPS-1/comment") and receiver.to("/api/v2/tickets/12")
+    solved = receiver.to("/api/v2/tickets/12")[0].json["ticket"]
+    assert solved["status"] == "solved" and "was found by its key" in solved["comment"]["body"]
+    assert not receiver.to("/slack/")          # a chat has nothing to search and nothing to resolve
+
+    before = len(receiver.requests)
+    again = run(login_verdict(0, when=START + timedelta(minutes=15)), target, receiver, tmp_path)
+    assert again.deliveries == [] and len(receiver.requests) == before
+
+
+def test_a_lost_escalation_search_that_fails_is_tried_again_next_green_run(receiver, tmp_path):
+    receiver.failing_paths = {"/search/jql": 503}
+    target = make_target(receiver, ["jira"])
+    (skipped,) = run(login_verdict(0), target, receiver, tmp_path).deliveries
+    assert (skipped.action, skipped.status) == ("resolve", "skipped") and "searched again next run" in skipped.detail
+    receiver.failing_paths = {}
+    receiver.jira_issues = [{"id": "10001", "key": "OPS-1", "label": "allclear-t-login", "status": "In Progress"}]
+    (resolved,) = run(login_verdict(0, when=START + timedelta(minutes=15)), target, receiver, tmp_path).deliveries
+    assert (resolved.action, resolved.status) == ("resolve", "sent")
+
+
 def test_a_search_that_fails_does_not_cost_the_escalation(receiver, tmp_path):
     receiver.failing_paths = {"/search/jql": 400}
     (jira,) = run(login_verdict(4), make_target(receiver, ["jira"]), receiver, tmp_path).deliveries

@@ -106,7 +106,8 @@ def test_a_desk_that_is_down_fails_the_run_loudly_and_allclear_escalate_resends(
 
 def test_the_state_lost_between_two_failing_runs_still_one_ticket_and_one_page_then_green_resolves(run_go):
     """The Actions cache evicted reports/escalations.sqlite: the desk's own search (Zendesk's
-    external_id, PagerDuty's dedup_key) keeps it to one ticket and one open page."""
+    external_id, PagerDuty's dedup_key) keeps it to one ticket and one open page; lost once more, the
+    green run still finds and resolves them."""
     first = run_go("--sandbox-fault", "agents-locked:4", "--escalate", checks=("test_login.py",))
     assert first.exit_code == 1, first.output[-3000:]
     (first.reports / "escalations.sqlite").unlink()
@@ -118,6 +119,8 @@ def test_the_state_lost_between_two_failing_runs_still_one_ticket_and_one_page_t
     assert zendesk["action"] == "update"
     assert "found open at the sink by its key allclear/sandbox/login" in zendesk["detail"]
 
+    (second.reports / "escalations.sqlite").unlink()          # lost again: the green run searches the desk
     green = run_go("--escalate", checks=("test_login.py",))
     assert green.exit_code == 0, green.output[-3000:]
     assert desk(green)["alerts"][0]["status"] == "resolved" and desk(green)["tickets"][0]["status"] == "solved"
+    assert "resolved by its key allclear/sandbox/login" in green.output

@@ -62,6 +62,10 @@ class SinkClient:
         dedup_key folds a second trigger into the open alert."""
         return None
 
+    def find_to_resolve(self, notice: Notice) -> str | None:
+        """An open escalation the local state has no record of, to resolve now that the item passes."""
+        return self.find_open(notice)
+
     def open(self, notice: Notice) -> str:
         """Tell the sink about a new escalation; the handle it gives back (ticket key, ...)."""
         raise NotImplementedError

@@ -134,6 +134,10 @@ def _escalate(verdict, target, secrets, reports_dir, dry_run, report, report_pat
                 elif client.label in unreachable:
                     delivery = Delivery(client.label, change.item.item, change.kind, change.action, "failed",
                                         f"not tried: unreachable earlier in this run ({unreachable[client.label]})")
+                elif change.search:
+                    delivery = resolve_unrecorded(state, client, notice, verdict.finished_at, dry_run, progress)
+                    if delivery is None:
+                        continue
                 else:
                     delivery = deliver(state, client, notice, verdict.finished_at, dry_run, progress)
                     if delivery.status == "failed" and delivery.unreachable:
@@ -196,6 +200,35 @@ def deliver(state: EscalationState, client: SinkClient, notice: Notice, now: dat
     warnings = "".join(f" (but {warning})" for warning in client.warnings)
     found_note = f" (found open at the sink by its key {change.record.dedup_key})" if found else ""
     return result(action, "dry-run" if dry_run else "sent", ref + found_note + warnings)
+
+
+def resolve_unrecorded(state: EscalationState, client: SinkClient, notice: Notice, now: datetime, dry_run: bool,
+                       progress: Callable[[str], None]) -> Delivery | None:
+    """An item passes and the state knows no escalation of it: if the sink holds one open by its key
+        (opened before the state was lost), resolve it. None when there was nothing to do."""
+    change = notice.change
+    if dry_run or client.label not in change.search:
+        return None
+
+    def result(status: str, detail: str) -> Delivery:
+        return Delivery(client.label, change.item.item, change.kind, "resolve", status, detail)
+
+    try:
+        ref = client.find_to_resolve(notice)
+        if ref:
+            progress(f"escalation: {client.label}: resolve {change.item.item} (found open by its key) …")
+            ref = client.resolve(notice, ref)
+    except DeliveryFailed as exc:
+        return result("skipped", f"could not search it for an open escalation the local state does not know "
+                                 f"({exc}); searched again next run")
+    except Exception as exc:  # noqa: BLE001 - one sink's bug must not cost the others
+        return result("skipped", client.secrets.redact(f"could not search it for an open escalation the local state "
+                                                       f"does not know ({type(exc).__name__}: {exc})"))
+    state.searched_for(change.record.target, change.item.item, change.kind, client.label, now)
+    if not ref:
+        return None
+    return result("sent", f"{ref} (resolved by its key {change.record.dedup_key}: open at the sink, "
+                          "the local state had no record of it)")
 
 
 def ticket_entries(changes: list[Change]) -> list[Escalated]:

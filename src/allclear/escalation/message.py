@@ -69,6 +69,10 @@ def _notice(change: Change, verdict: RunVerdict, target: Target, report_path: Pa
         summary = (f"{name(item)} {what} ({item.probes_run - item.probes_failed} of {item.probes_run} ok) "
                    f"at {local(verdict.finished_at, target.time_zone)}; first seen "
                    f"{local(record.first_seen, target.time_zone)}, {record.runs} run(s).")
+        if change.search:
+            summary = (f"{name(item)} {what} ({item.probes_run - item.probes_failed} of {item.probes_run} ok) "
+                       f"at {local(verdict.finished_at, target.time_zone)}. This escalation was opened before "
+                       "allclear's record of it was lost: it was found by its key.")
         text = f"{summary}\n\nReport: {report_link}\n"
     else:
         entry = Escalated(item, record.first_seen, record.runs)
@@ -99,7 +103,7 @@ def _notice(change: Change, verdict: RunVerdict, target: Target, report_path: Pa
         "grade": record.grade, "verdict": verdict.verdict, "headline": verdict.headline,
         "final": verdict.final, "affected": affected(item),
         "probes_failed": item.probes_failed, "probes_run": item.probes_run,
-        "first_seen": record.first_seen.isoformat(), "runs": record.runs,
+        "first_seen": None if change.search else record.first_seen.isoformat(), "runs": record.runs,
         "window_end": verdict.window_end.isoformat() if verdict.window_end else None,
         "failing_probes": [{"probe": p.probe, "outcome": p.outcome, "expected": p.expected, "observed": p.observed,
                             "message": p.message.splitlines()[0] if p.message else ""}

@@ -58,6 +58,11 @@ class PagerDuty(SinkClient):
                            dry_answer={"status": "success", "message": "Event processed", "dedup_key": key})
         return (answer.body.get("dedup_key") if isinstance(answer.body, dict) else None) or key
 
+    def find_to_resolve(self, notice: Notice) -> str | None:
+        """Nothing to search with a routing key, and no need: a resolve whose dedup_key has no open alert
+        is accepted and changes nothing (so the run says "resolved by its key" either way)."""
+        return notice.change.record.dedup_key
+
     def open(self, notice: Notice) -> str:
         return self._send(notice, "trigger")
 

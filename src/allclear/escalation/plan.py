@@ -6,6 +6,8 @@
 - an inconclusive item opens or updates a "could not verify" escalation (ops sinks only) and
   leaves any open failure alone: not knowing is not evidence that the vendor fixed it;
 - a skipped or absent item changes nothing;
+- an item that passes with no escalation in the state has each sink searched for an open one by its
+  key, once per state file (the state, kept in an Actions cache, can be evicted: never the only truth);
 - probes already failing the same way before the window (allclear.baseline) are left out of what
   the vendor is told (grading.vendor_view), and go to ops sinks as their own "already failing"
   escalation, opened, updated and resolved like the others.
@@ -33,6 +35,8 @@ class Change:
     changed: bool          # grade or failing probes differ from the previous run (always true for open)
     told_at_once: frozenset[str] = frozenset()   # the run's end, for an item escalated at once: the sinks
                                                  # told then get the final report, whatever `updates` says
+    search: frozenset[str] = frozenset()   # a resolve of an escalation the state has no record of: the
+                                           # sinks to search for it by its key (the state may have been lost)
 
 
 OPS_ONLY = ("inconclusive", "already-failing")       # kinds that only `ops = true` sinks hear of
@@ -85,6 +89,9 @@ def apply_run(state: EscalationState, verdict: RunVerdict, sinks: list[str] = ()
         record = state.open_record(verdict.target, item.item, kind)
         if record:
             changes.append(Change("resolve", kind, item, state.resolved(record, seen), changed=True))
+        elif only is None and (search := state.unsearched(verdict.target, item.item, kind, list(sinks))):
+            changes.append(Change("resolve", kind, item, state.unrecorded(verdict.target, item.item, kind, seen),
+                                  changed=False, search=frozenset(search)))
         for untold in state.resolved_untold(verdict.target, item.item, kind, list(sinks)):
             if record is None or untold.id != record.id:
                 changes.append(Change("resolve", kind, item, untold, changed=False))

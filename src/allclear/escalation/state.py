@@ -40,6 +40,14 @@ CREATE TABLE IF NOT EXISTS deliveries (
     sent_at TEXT NOT NULL,
     PRIMARY KEY (escalation_id, sink)
 );
+CREATE TABLE IF NOT EXISTS searched (
+    target TEXT NOT NULL,
+    item TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    sink TEXT NOT NULL,
+    searched_at TEXT NOT NULL,
+    PRIMARY KEY (target, item, kind, sink)
+);
 """
 
 
@@ -143,6 +151,26 @@ class EscalationState:
             f"AND d.fingerprint != ? AND d.sink IN ({marks}) ORDER BY e.id",
             (target, item, kind, RESOLVED, *sinks)).fetchall()
         return [_record(row) for row in rows]
+
+    def unsearched(self, target: str, item: str, kind: str, sinks: list[str]) -> list[str]:
+        """For a key this state holds no escalation of, the sinks it has never searched for an open one:
+        a state file that is new (lost, evicted from a cache) searches each once, when the item first
+        passes, so an escalation opened before the loss is still resolved."""
+        if self.db.execute("SELECT 1 FROM escalations WHERE target = ? AND item = ? AND kind = ? LIMIT 1",
+                           (target, item, kind)).fetchone():
+            return []
+        done = {row[0] for row in self.db.execute(
+            "SELECT sink FROM searched WHERE target = ? AND item = ? AND kind = ?", (target, item, kind))}
+        return [sink for sink in sinks if sink not in done]
+
+    def searched_for(self, target: str, item: str, kind: str, sink: str, when: datetime) -> None:
+        self.db.execute("INSERT OR REPLACE INTO searched (target, item, kind, sink, searched_at) "
+                        "VALUES (?, ?, ?, ?, ?)", (target, item, kind, sink, when.isoformat()))
+
+    @staticmethod
+    def unrecorded(target: str, item: str, kind: str, seen: datetime) -> Record:
+        """An escalation this state has no row of (id 0, never stored): only its key is known."""
+        return Record(0, target, item, kind, dedup_key(target, item, kind), None, "", seen, seen, 0, seen)
 
     def resolved(self, record: Record, seen: datetime) -> Record:
         self.db.execute("UPDATE escalations SET resolved_at = ? WHERE id = ?", (seen.isoformat(), record.id))

@@ -81,7 +81,8 @@ class Zendesk(SinkClient):
         if self.config.solve_on_resolve:
             ticket["status"] = "solved"
         else:       # left open for people, but no longer found as this escalation's open ticket
-            ticket["external_id"] = (f"{notice.change.record.dedup_key} (resolved; first seen "
-                                  f"{notice.details['first_seen'][:10]})")
+            seen = notice.details["first_seen"]        # None: the state that knew it was lost
+            since = f"; first seen {seen[:10]}" if seen else ""
+            ticket["external_id"] = f"{notice.change.record.dedup_key} (resolved{since})"
         self._ticket("PUT", f"/api/v2/tickets/{ref}", ticket, int(ref) if ref.isdigit() else 0)
         return ref
