@@ -109,10 +109,13 @@ def test_the_email_waits_for_the_status_page_to_show_the_end_then_its_delay(monk
     reads = status_page_reads(monkeypatch, page_showing(maintenance("in_progress", -20)),
                               page_showing(maintenance("verifying", 16)))
     said: list[str] = []
+    learned: list[WindowEnd] = []
     held = EmailWindow(WindowEnd(None, "status page", "'Database upgrade' is in progress"), "UTC", no_wait=False,
-                       say=said.append, stopped=threading.Event(), status_page=PAGE, poll_s=0.01)
+                       say=said.append, stopped=threading.Event(), status_page=PAGE, poll_s=0.01, ended=learned.append)
     assert held.wait(15) == NOW - timedelta(minutes=1)          # verifying 16 min ago + 15 min: already due
     assert len(reads) == 2 and any("has ended" in line and "verifying" in line for line in said)
+    assert [end.moment for end in learned] == [NOW - timedelta(minutes=16)]     # the run's verdict learns it too
+    assert "verifying" in learned[0].source
 
 
 def test_the_email_gives_up_when_the_run_stops_with_the_maintenance_still_in_progress(monkeypatch):

@@ -171,7 +171,7 @@ class GoRun:
         self.lanes = Lanes(RunDeadline(deadline_s), self.target.run.probes_at_once, stopped=self.stopped)
         self._undo_steady_environment = keep_environment_steady()
         self.observer = Observer(self.lanes, self.target, self.secrets, self.reports_dir, self.window_end,
-                                 self.config.getoption("--no-wait"), self.stopped, self.say)
+                                 self.config.getoption("--no-wait"), self.stopped, self.say, self._window_ended)
         email = self.target.email
         if email is None or not email.enabled:
             return
@@ -311,6 +311,12 @@ class GoRun:
         ends = [self._final_by(key) for key in pending]
         verdict.final_by = max(ends) if ends and None not in ends else self._run_ends_at()
         return verdict
+
+    def _window_ended(self, end: WindowEnd) -> None:
+        """Learned while the run goes on (the email waited for the maintenance in progress to end): the
+        verdict's window end, the timeline and the waiting items' due times follow it. The other items
+        were checked during the maintenance: what was in progress then is kept, and the run is no GO."""
+        self.window_end = WindowEnd(end.moment, end.source, self.window_end.in_progress)
 
     def _pending_text(self, key: str) -> str:
         due, zone = self.due(key), ZoneInfo(self.target.time_zone)

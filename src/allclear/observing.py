@@ -38,9 +38,11 @@ class Observer:
     """The run's probes: started once each (again for a retry), with what the run owns as arguments."""
 
     def __init__(self, lanes: Lanes, target: Target, secrets: Secrets, reports_dir: Path, window_end: WindowEnd,
-                 no_wait: bool, stopped: threading.Event, say: Callable[[str], None]):
+                 no_wait: bool, stopped: threading.Event, say: Callable[[str], None],
+                 window_ended: Callable[[WindowEnd], None] = lambda end: None):
         self.lanes, self.target, self.secrets, self.reports_dir = lanes, target, secrets, reports_dir
         self.window_end, self.no_wait, self.stopped, self.say = window_end, no_wait, stopped, say
+        self.window_ended = window_ended
         self.jobs: dict[tuple[str, str], Job] = {}
         self.evidence_dirs: dict[str, Path] = {}     # nodeid -> its latest try's
         self.progress: deque[str] = deque()          # lines for the terminal from background probes
@@ -73,7 +75,12 @@ class Observer:
     def email_window(self) -> EmailWindow:
         """The wait before a probe that goes out a while after the window (the email, the text)."""
         return EmailWindow(self.window_end, self.target.time_zone, self.no_wait, self.progress.append,
-                           self.stopped, self.lanes.idle, self.target.status_page)
+                           self.stopped, self.lanes.idle, self.target.status_page, ended=self._ended)
+
+    def _ended(self, end: WindowEnd) -> None:
+        """The maintenance in progress at the start has ended, seen by a waiting probe."""
+        self.window_end = end
+        self.window_ended(end)
 
     def pool_size(self, pool: str) -> int:
         sizes = {"agents": self.target.run.agents_at_once}

@@ -105,17 +105,18 @@ class EmailWindow:
     It runs in the email probe's own thread, beside the rest of the checklist, giving back its
     probe slot meanwhile (`idle`); its countdown goes to `say` (the terminal). While the status page
     shows the maintenance in progress (and no window end was given), it first waits for the status
-    page to show it ended, reading it every `poll_s`. It gives up as soon as `stopped` is set (the
-    run's deadline passed, or the run ended), and says so even when the wait is over: no probe
-    email goes out after the run.
+    page to show it ended, reading it every `poll_s`, and tells `ended` the end it saw. It gives up
+    as soon as `stopped` is set (the run's deadline passed, or the run ended), and says so even when
+    the wait is over: no probe email goes out after the run.
     """
 
     def __init__(self, window: WindowEnd, time_zone: str, no_wait: bool, say: Callable[[str], None],
                  stopped: threading.Event, idle: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
-                 status_page: StatusPageCheck | None = None, poll_s: float = 30.0):
+                 status_page: StatusPageCheck | None = None, poll_s: float = 30.0,
+                 ended: Callable[[WindowEnd], None] = lambda end: None):
         self.window_end, self.source, self.in_progress = window.moment, window.source, window.in_progress
         self.time_zone, self.no_wait, self.say, self.stopped, self.idle = time_zone, no_wait, say, stopped, idle
-        self.status_page, self.poll_s = status_page, poll_s
+        self.status_page, self.poll_s, self.ended = status_page, poll_s, ended
 
     def wait(self, delay_minutes: float, what: str = "email") -> datetime | None:
         """Until `what` (the email, the text) may go out: the window end plus `delay_minutes`."""
@@ -153,6 +154,7 @@ class EmailWindow:
                     self.window_end, self.source = found
                     self.in_progress = ""
                     self.say(f"{what}: the maintenance has ended ({self.source})")
+                    self.ended(WindowEnd(self.window_end, self.source))    # the run's verdict and due times
                     return
         raise TimeoutError(f"the run stopped while the vendor's status page still showed {self.in_progress}; "
                            "nothing was sent: the window has not ended")
