@@ -599,6 +599,47 @@ def test_a_lost_escalation_search_that_fails_is_tried_again_next_green_run(recei
     assert (resolved.action, resolved.status) == ("resolve", "sent")
 
 
+def test_a_site_pages_its_failure_at_once_never_resolves_and_the_merge_updates_the_same_escalation(receiver,
+                                                                                                   tmp_path):
+    """../shared/DECISIONS.md, sites: a P1 at one site pages from that site's run, by the target's and
+    item's key; another site's green run resolves nothing; the merge updates the same alert and issue
+    with the grade over all sites' probes, and it alone resolves."""
+    target = make_target(receiver, ["pagerduty", "jira"])
+    home = login_verdict(4)
+    home.site = "home"
+    opened = run(home, target, receiver, tmp_path / "home")
+    assert [(d.sink, d.action, d.status) for d in opened.deliveries] == [("pagerduty", "open", "sent"),
+                                                                        ("jira", "open", "sent")]
+    page = receiver.to("/v2/enqueue")[0].json
+    assert page["dedup_key"] == "allclear/t/login"
+    assert "(seen from site home)" in page["payload"]["custom_details"]["text"]
+    receiver.jira_issues = [{"id": "10007", "key": "OPS-7", "label": "allclear-t-login", "status": "To Do"}]
+
+    austin = login_verdict(0, when=START + timedelta(minutes=1))
+    austin.site = "austin"
+    before = len(receiver.requests)
+    assert run(austin, target, receiver, tmp_path / "austin").deliveries == []
+    assert len(receiver.requests) == before                # no resolve, no search: home is still failing
+
+    merged = login_verdict(4, of=20, when=START + timedelta(minutes=2))
+    merged.sites = {"home": "NO-GO (P1)", "austin": "GO"}
+    told = {"login": {"pagerduty", "jira"}}
+    update = run(merged, target, receiver, tmp_path / "merged", told_by_sites=told)
+    assert [(d.sink, d.action, d.status) for d in update.deliveries] == [("pagerduty", "open", "sent"),  # the same
+                                                                        ("jira", "update", "sent")]   # dedup_key
+    assert "OPS-7 (found open at the sink by its key allclear/t/login)" in update.deliveries[1].detail
+    assert not [r for r in receiver.requests if r.method == "POST" and r.path == "/rest/api/3/issue"][1:]
+    comment = json.dumps(receiver.to("/rest/api/3/issue/OPS-7/comment")[-1].json)
+    assert "Every site has reported" in comment and "P2" in comment        # 4 of 20 agents over both sites
+    assert [e.json["payload"]["severity"] for e in receiver.to("/v2/enqueue")] == ["critical", "error"]
+
+    green = login_verdict(0, of=20, when=START + timedelta(minutes=32))
+    green.sites = {"home": "GO", "austin": "GO"}
+    resolved = run(green, target, receiver, tmp_path / "merged")
+    assert [(d.sink, d.action, d.status) for d in resolved.deliveries] == [("pagerduty", "resolve", "sent"),
+                                                                          ("jira", "resolve", "sent")]
+
+
 def test_a_search_that_fails_does_not_cost_the_escalation(receiver, tmp_path):
     receiver.failing_paths = {"/search/jql": 400}
     (jira,) = run(login_verdict(4), make_target(receiver, ["jira"]), receiver, tmp_path).deliveries

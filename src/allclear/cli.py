@@ -31,7 +31,7 @@ from allclear.config import (
     validate_target,
 )
 from allclear.escalation.dispatch import Delivery, EscalationReport, escalate
-from allclear.merge import MergeError, merge, merge_allure_results, read_site_runs
+from allclear.merge import MergeError, merge, merge_allure_results, read_site_runs, told_by_sites
 from allclear.sandbox import KNOWN_FAULTS, FaultError, Sandbox, parse_fault
 from allclear.verdict import EXIT_ESCALATION_FAILED, RunVerdict
 
@@ -133,7 +133,8 @@ def run_merge(args: argparse.Namespace) -> int:
         target, secrets, sandbox = target_for_sinks(target_path, verdict.target, out)
         report = escalate(verdict, target, secrets, out, mode,
                           report_path=Path(verdict.html_report) if verdict.html_report else None,
-                          progress=lambda line: print(secrets.redact(line)) if line.endswith("…") else None)
+                          progress=lambda line: print(secrets.redact(line)) if line.endswith("…") else None,
+                          told_by_sites=told_by_sites(runs))
     except Exception as exc:  # noqa: BLE001 - a missing secret, the state locked: said, and exit 6
         report = EscalationReport(mode)
         report.deliveries.append(Delivery("escalation", "*", "failure", "all", "failed",

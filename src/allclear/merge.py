@@ -5,7 +5,9 @@ reachable from one and not another. Each site runs the checklist itself (`pytest
 results in reports/sites/NAME/); the merge then grades every item over the probes of all sites (the
 30% rule counts every site's agents together), says where the failures are ("4 of 10 failed, all
 at site austin"), counts a site whose run never arrived as "could not verify" there (never as a
-pass), writes one verdict, summary, ticket and Allure report, and escalates once.
+pass), writes one verdict, summary, ticket and Allure report, and escalates with the grade across
+sites: it updates what the sites' own runs opened (a P1 at one site pages from there at once, by the
+same key), and it alone resolves.
 """
 
 from __future__ import annotations
@@ -50,6 +52,17 @@ def read_site_runs(folders: list[Path]) -> tuple[dict[str, tuple[Path, RunVerdic
             raise MergeError(f"{path}: a second run of site {site!r} (the first: {runs[site][0]})")
         runs[site] = (folder, verdict)
     return runs, absent
+
+
+def told_by_sites(runs: dict[str, tuple[Path, RunVerdict]]) -> dict[str, set[str]]:
+    """Item -> the sinks the sites' own runs opened or updated a failure escalation at: the merge
+    tells each of them the grade across all sites, even where `updates = "on-change"`."""
+    told: dict[str, set[str]] = {}
+    for _, verdict in runs.values():
+        for sent in (verdict.escalation or {}).get("deliveries", []):
+            if sent.get("kind") == "failure" and sent.get("action") in ("open", "update") and sent["status"] == "sent":
+                told.setdefault(sent["item"], set()).add(sent["sink"])
+    return told
 
 
 def merge(runs: dict[str, tuple[Path, RunVerdict]], target: Target, expected: list[str],

@@ -81,7 +81,7 @@ def escalate(verdict: RunVerdict, target: Target, secrets: Secrets, reports_dir:
              report_path: Path | None = None, report_url: str | None = None, courier: Courier | None = None,
              progress: Callable[[str], None] = lambda line: None, only: set[str] | None = None,
              escalated_at_once: dict[str, set[str]] | None = None, dry_run_state: Path | None = None,
-             ) -> EscalationReport:
+             told_by_sites: dict[str, set[str]] | None = None) -> EscalationReport:
     """Record the run in the escalation state, tell the sinks, write reports/ticket.md.
 
     `only`: escalate just these items, decided while the run goes on (a P1 pages at once, the
@@ -89,7 +89,8 @@ def escalate(verdict: RunVerdict, target: Target, secrets: Secrets, reports_dir:
     sinks told then, which the end of the run updates with the final report, without counting the
     run twice.
     `dry_run_state`: a copy of the state that a dry run's calls share (else each decides on a fresh
-    copy, and the run's end would open again what its items escalated at once)."""
+    copy, and the run's end would open again what its items escalated at once).
+    `told_by_sites`: a merge's: the items the sites' runs escalated, each with the sinks they told."""
     dry_run = mode == "dry-run"
     report = EscalationReport(mode)
     if report_url is None:   # where people open the report: the target's link, or the CI run's
@@ -100,11 +101,11 @@ def escalate(verdict: RunVerdict, target: Target, secrets: Secrets, reports_dir:
         # records at a time, so both cannot open the same escalation.
         fcntl.flock(lock, fcntl.LOCK_EX)
         return _escalate(verdict, target, secrets, reports_dir, dry_run, report, report_path, report_url,
-                         courier, progress, only, escalated_at_once, dry_run_state)
+                         courier, progress, only, escalated_at_once, dry_run_state, told_by_sites)
 
 
 def _escalate(verdict, target, secrets, reports_dir, dry_run, report, report_path, report_url, courier,
-              progress, only, escalated_at_once, dry_run_state) -> EscalationReport:
+              progress, only, escalated_at_once, dry_run_state, told_by_sites) -> EscalationReport:
     later_call = dry_run_state is not None and dry_run_state.exists()    # this run escalated before
     if dry_run and dry_run_state is not None:
         if not dry_run_state.exists() and (reports_dir / STATE_FILE).exists():
@@ -114,7 +115,7 @@ def _escalate(verdict, target, secrets, reports_dir, dry_run, report, report_pat
         state = EscalationState.open(reports_dir / STATE_FILE, scratch=dry_run)
     try:
         changes = apply_run(state, verdict, [sink.label for sink in target.escalation.sinks], only,
-                            escalated_at_once or {})
+                            escalated_at_once or {}, told_by_sites)
         if courier is None:
             if dry_run:
                 courier = DryRunCourier(secrets, reports_dir / DRY_RUN_DIR, keep=later_call)

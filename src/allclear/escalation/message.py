@@ -34,6 +34,9 @@ class Notice:
     @property
     def update_heading(self) -> str:
         """What an update says first: the run's end after the item was escalated at once, or a repeat."""
+        if self.change.told_at_once and self.details.get("sites"):
+            return (f"Every site has reported ({self.details['headline']}, graded over all sites' probes): "
+                    "this is the final report.")
         if self.change.told_at_once:
             return f"The run has ended ({self.details['headline']}): this is its final report."
         return f"Failing again ({self.details['runs']} runs in a row)."
@@ -101,7 +104,7 @@ def _notice(change: Change, verdict: RunVerdict, target: Target, report_path: Pa
     details = {
         "target": target.name, "item": item.item, "kind": change.kind, "action": change.action,
         "grade": record.grade, "verdict": verdict.verdict, "headline": verdict.headline,
-        "final": verdict.final, "affected": affected(item),
+        "final": verdict.final, "affected": affected(item), "site": verdict.site, "sites": dict(verdict.sites),
         "probes_failed": item.probes_failed, "probes_run": item.probes_run,
         "first_seen": None if change.search else record.first_seen.isoformat(), "runs": record.runs,
         "window_end": verdict.window_end.isoformat() if verdict.window_end else None,

@@ -59,13 +59,17 @@ def build_app(sandbox_parts: parts.Parts, sandbox: parts.PartSetup) -> web.Appli
 class Sandbox:
     """The embedded platform, serving on an ephemeral loopback port until `stop()`.
 
-    `desk_file` keeps the ticket desk's alerts and tickets between runs (a JSON file under reports/).
+    `desk_file` keeps the ticket desk's alerts and tickets between runs (a JSON file under reports/);
+    `ALLCLEAR_SANDBOX_DESK` names one file for several runs' sandboxes instead (the sites' runs and
+    their merge, one after the other on one machine: one desk, as a real Jira is one).
     """
 
     def __init__(self, target: Target, faults: list[str] | None = None, port: int = 0,
                  environ: MutableMapping[str, str] | None = None, desk_file: Path | None = None):
         all_faults = [*(target.sandbox.faults if target.sandbox else []), *(faults or [])]
         self.environ = os.environ if environ is None else environ
+        if self.environ.get("ALLCLEAR_SANDBOX_DESK"):
+            desk_file = Path(self.environ["ALLCLEAR_SANDBOX_DESK"])
         self.target = target
         self.parts = parts.discover()
         switchboard = Switchboard([parse_fault(spec, self.parts.faults) for spec in all_faults])
