@@ -179,14 +179,17 @@ def render(made, confusion, by_condition, walls, cpus, wrong, build_s, both: Cou
     rest = [c for c in conditions if c != hard]
     rest_right = sum(by_condition[c, True] for c in rest)
     rest_all = rest_right + sum(by_condition[c, False] for c in rest)
-    lines += ["", f"Without the {hard} calls (hiss about 8 dB under the speech: a greeting heard there is \"could "
-              f"not tell\" on purpose, since what follows it cannot be heard): {rest_right / rest_all:.1%} right "
+    lines += ["", f"Without the {hard} calls (hiss about 8 dB under the speech: there, only a maintenance phrase "
+              f"heard decides; a greeting or none of the phrases is \"could not tell\" on purpose, since a "
+              f"maintenance message said there can go unheard): {rest_right / rest_all:.1%} right "
               f"({rest_right} of {rest_all})."]
     lines += ["", f"The greeting then the maintenance message ({sum(both.values())} more calls, the same voices and "
               "conditions; not in the share above): " + ", ".join(f"{both[d]} {d}" for d in DECISIONS if both[d])
               + " (a greeting would be unsafe; \"unclear\" makes the item inconclusive)."]
-    lines += ["", f"CPU per call: mean {statistics.mean(cpus):.2f} s, max {max(cpus):.2f} s. "
-              f"{unclear} clip(s) were \"could not tell\" (the item is then inconclusive, never passed)."]
+    mistaken = len(made) - right - unclear
+    lines += ["", f"Of {len(made)} calls: {right} decided right, {unclear} \"could not tell\" (the item is then "
+              f"inconclusive, never passed), {mistaken} decided wrong (a pass or a failure the call does not hold)."]
+    lines += ["", f"CPU per call: mean {statistics.mean(cpus):.2f} s, max {max(cpus):.2f} s."]
     if wrong:
         lines += ["", "Decided otherwise than the clip holds:", "", *[f"- {item}" for item in wrong]]
     return "\n".join(lines) + "\n"

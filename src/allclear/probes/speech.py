@@ -27,7 +27,7 @@ from twilio.rest import Client
 from allclear.items.voice import SupportLine, VoiceCheck
 from allclear.probes.audio import Audio, Loudness
 from allclear.probes.errors import ProbeError
-from allclear.probes.hearing import TOO_NOISY_FLOOR_DBFS, PhraseNotSpeakable, PhraseSpotter
+from allclear.probes.hearing import TOO_NOISY_FLOOR_DBFS, Heard, PhraseNotSpeakable, PhraseSpotter
 from allclear.probes.maintenance import shows_maintenance
 from allclear.probes.twilio_client import TwilioAccountError
 
@@ -92,10 +92,10 @@ class LocalRecognition:
                   f"{' on a noisy line, filtered' if heard.noisy else ''}; {heard.cpu_s:.2f} s of CPU")
         if heard.too_noisy and heard.decision == "unclear":
             scores += (f"; the line's hiss is too loud (above {TOO_NOISY_FLOOR_DBFS:g} dBFS between words) to be "
-                       "sure nothing else was said after the greeting")
+                       "sure no maintenance message was said")
         said = {"greeting": heard.greeting_phrase, "maintenance": heard.maintenance_phrase}.get(heard.decision, "")
         if heard.decision == "unclear":
-            said = f"heard both {heard.greeting_phrase!r} and {heard.maintenance_phrase!r}"
+            said = spotted(heard)
         return Hearing(heard.decision, said, scores, self.name)
 
     def _spotter(self, greeting: str) -> PhraseSpotter:
@@ -106,6 +106,15 @@ class LocalRecognition:
                 raise ProbeError(f"{exc}: reword expected_greeting / maintenance_phrases, or set "
                                  "speech_source = \"twilio_transcription\"") from None
         return self._spotters[greeting]
+
+
+def spotted(heard: Heard) -> str:
+    """The phrases that stood out of an unclear recording, for the report."""
+    over = [repr(phrase) for phrase, score, need in (
+        (heard.greeting_phrase, heard.greeting_score, heard.greeting_from),
+        (heard.maintenance_phrase, heard.maintenance_score, heard.maintenance_from))
+        if phrase and score is not None and score >= need]
+    return {0: "no phrase stood out", 1: f"heard {' '.join(over)}"}.get(len(over), f"heard both {' and '.join(over)}")
 
 
 def from_transcript(text: str, line: SupportLine, maintenance_phrases: list[str], source: str) -> Hearing:

@@ -60,7 +60,9 @@ def spoken(text: str, voice: Voice = MAIN_VOICE) -> array.array:
     """`text` said by `voice`: 16-bit samples at 8 kHz, band-limited to a phone line's 250–3400 Hz."""
     speech = subprocess.run([_tool("espeak-ng"), "-v", voice.name, "-s", str(voice.speed), "--stdout", text],
                             capture_output=True, check=True, timeout=60).stdout
-    narrowed = subprocess.run([_tool("sox"), "-t", "wav", "-", "-r", str(RATE), "-c", "1", "-b", "16",
+    # -R: sox dithers its output with a new random seed each run, so the same words came out a
+    # little different every time, and a borderline call decided differently run to run
+    narrowed = subprocess.run([_tool("sox"), "-R", "-t", "wav", "-", "-r", str(RATE), "-c", "1", "-b", "16",
                                "-e", "signed-integer", "-t", "raw", "-", "sinc", "250-3400", "gain", "-n", "-6"],
                               input=speech, capture_output=True, check=True, timeout=60).stdout
     samples = array.array("h")
