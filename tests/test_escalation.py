@@ -576,7 +576,10 @@ def test_with_the_state_lost_a_green_run_resolves_what_the_sinks_hold_open_then_
     green = run(login_verdict(0), target, receiver, tmp_path)
     assert [(d.sink, d.action, d.status) for d in green.deliveries] == [
         ("pagerduty", "resolve", "sent"), ("jira", "resolve", "sent"), ("zendesk", "resolve", "sent")]
-    assert "resolved by its key allclear/t/login" in green.deliveries[1].detail
+    assert green.deliveries[1].detail == "OPS-1: found open at the sink by its key allclear/t/login (the local " \
+                                        "state had no record of it)"
+    assert "pagerduty cannot be searched, and the resolve changes nothing if no alert was open" in \
+        green.deliveries[0].detail
     assert [r.json["event_action"] for r in receiver.to("/v2/enqueue")] == ["resolve"]
     assert receiver.to("/rest/api/3/issue/OPS-1/comment") and receiver.to("/api/v2/tickets/12")
     solved = receiver.to("/api/v2/tickets/12")[0].json["ticket"]
@@ -592,7 +595,7 @@ def test_a_lost_escalation_search_that_fails_is_tried_again_next_green_run(recei
     receiver.failing_paths = {"/search/jql": 503}
     target = make_target(receiver, ["jira"])
     (skipped,) = run(login_verdict(0), target, receiver, tmp_path).deliveries
-    assert (skipped.action, skipped.status) == ("resolve", "skipped") and "searched again next run" in skipped.detail
+    assert (skipped.action, skipped.status) == ("resolve", "skipped") and "tried again next run" in skipped.detail
     receiver.failing_paths = {}
     receiver.jira_issues = [{"id": "10001", "key": "OPS-1", "label": "allclear-t-login", "status": "In Progress"}]
     (resolved,) = run(login_verdict(0, when=START + timedelta(minutes=15)), target, receiver, tmp_path).deliveries
@@ -638,6 +641,62 @@ def test_a_site_pages_its_failure_at_once_never_resolves_and_the_merge_updates_t
     resolved = run(green, target, receiver, tmp_path / "merged")
     assert [(d.sink, d.action, d.status) for d in resolved.deliveries] == [("pagerduty", "resolve", "sent"),
                                                                           ("jira", "resolve", "sent")]
+
+
+def two_items_passing(when: datetime = START) -> RunVerdict:
+    from allclear.config import Grading
+
+    items = [summarize_item(key, key, [ProbeResult(key, "p1", "passed", finished_at=when.isoformat())], Grading())
+             for key in ("login", "help_center")]
+    return RunVerdict.of(items, target="t", started_at=when - timedelta(seconds=30), finished_at=when,
+                         window_end=None, window_end_source="--window-end", faults=[])
+
+
+def test_a_sink_down_is_waited_out_once_when_looking_for_lost_escalations(receiver, tmp_path):
+    target = make_target(Receiver(url="http://127.0.0.1:9"), ["jira"])      # nothing listens there
+    report = run(two_items_passing(), target, receiver, tmp_path)
+    assert [(d.item, d.status) for d in report.deliveries] == [("login", "skipped")]   # help_center: not tried
+    assert report.failed == []
+
+
+def test_inconclusive_kinds_are_looked_for_only_at_ops_sinks_and_only_once(receiver, tmp_path):
+    target = make_target(receiver, ["jira", "slack"])             # slack: ops = true, nothing to search
+    run(login_verdict(0), target, receiver, tmp_path)
+    with sqlite3.connect(tmp_path / "escalations.sqlite") as db:
+        searched = sorted(db.execute("SELECT kind, sink FROM searched").fetchall())
+    assert searched == [("already-failing", "slack"), ("failure", "jira"), ("failure", "slack"),
+                        ("inconclusive", "slack")]
+
+
+def test_a_site_opens_what_no_site_has_and_leaves_an_open_one_to_the_merge(receiver, tmp_path):
+    """A second site failing finds the first site's ticket by its key: it neither opens another nor
+    comments (the merge tells the grade across sites); its own later runs stay quiet too."""
+    receiver.jira_issues = [{"id": "10007", "key": "OPS-7", "label": "allclear-t-login", "status": "To Do"}]
+    target = make_target(receiver, ["jira"])
+    second = login_verdict(4)
+    second.site = "austin"
+    (found,) = run(second, target, receiver, tmp_path).deliveries
+    assert (found.action, found.status) == ("open", "unchanged") and "the merge of the sites updates it" in found.detail
+    later = login_verdict(5, when=START + timedelta(minutes=30))
+    later.site = "austin"
+    assert run(later, target, receiver, tmp_path).deliveries == []
+    assert not [r for r in receiver.requests if r.method in ("POST", "PUT")]
+
+
+def test_what_a_site_opened_hears_the_merges_lower_grade_and_its_resolution(receiver, tmp_path):
+    """One of a small site's three agents locked is a P1 there, a P3 over every site: the merge still
+    tells the open page and issue so (they were opened), and resolves them when all is green."""
+    receiver.jira_issues = [{"id": "10007", "key": "OPS-7", "label": "allclear-t-login", "status": "To Do"}]
+    target = make_target(receiver, ["pagerduty", "jira"])
+    merged = login_verdict(1, of=30)
+    merged.sites = {"small": "NO-GO (P1)", "big": "GO"}
+    assert merged.items[0].grade not in ("P1", "P2")
+    told = run(merged, target, receiver, tmp_path, told_by_sites={"login": {"pagerduty", "jira"}})
+    assert [(d.sink, d.status) for d in told.deliveries] == [("pagerduty", "sent"), ("jira", "sent")]
+    assert "Every site has reported" in json.dumps(receiver.to("/rest/api/3/issue/OPS-7/comment")[-1].json)
+    green = run(login_verdict(0, of=30, when=START + timedelta(minutes=30)), target, receiver, tmp_path)
+    assert [(d.sink, d.action, d.status) for d in green.deliveries] == [("pagerduty", "resolve", "sent"),
+                                                                        ("jira", "resolve", "sent")]
 
 
 def test_a_search_that_fails_does_not_cost_the_escalation(receiver, tmp_path):

@@ -123,4 +123,4 @@ def test_the_state_lost_between_two_failing_runs_still_one_ticket_and_one_page_t
     green = run_go("--escalate", checks=("test_login.py",))
     assert green.exit_code == 0, green.output[-3000:]
     assert desk(green)["alerts"][0]["status"] == "resolved" and desk(green)["tickets"][0]["status"] == "solved"
-    assert "resolved by its key allclear/sandbox/login" in green.output
+    assert "found open at the sink by its key allclear/sandbox/login" in green.output

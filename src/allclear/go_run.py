@@ -414,9 +414,10 @@ class GoRun:
         for result in results.values():
             by_item.setdefault(result.item, []).append(result)
         items = [self._summarize(key, probes) for key, probes in by_item.items()]
+        window = self.window_end          # read once: the email's thread may learn the end meanwhile
         return RunVerdict.of(
             items, target=self.target.name, started_at=self.started_at, finished_at=datetime.now(timezone.utc),
-            window_end=self.window_end.moment, window_end_source=self.window_end.source, faults=self.faults,
+            window_end=window.moment, window_end_source=window.source, faults=self.faults,
             target_file=str(self.target_path.resolve()), time_zone=self.target.time_zone, preflight=self.preflight,
             baseline=f"{self.baseline.path} (taken {self.baseline.taken_at.isoformat(timespec='seconds')})"
             if self.baseline else "", maintenance_in_progress=self._maintenance_in_progress(items), site=self.site)

@@ -30,6 +30,8 @@ class Sink(Section):
 
 
 class SinkClient:
+    searchable = True        # find_open / find_to_resolve ask the sink (False: they only know the key)
+
     def __init__(self, config: Sink, secrets: Secrets, courier: Courier):
         self.config = config
         self.secrets = secrets

@@ -115,7 +115,8 @@ def _escalate(verdict, target, secrets, reports_dir, dry_run, report, report_pat
         state = EscalationState.open(reports_dir / STATE_FILE, scratch=dry_run)
     try:
         changes = apply_run(state, verdict, [sink.label for sink in target.escalation.sinks], only,
-                            escalated_at_once or {}, told_by_sites)
+                            escalated_at_once or {}, told_by_sites,
+                            ops_sinks={sink.label for sink in target.escalation.sinks if sink.ops})
         if courier is None:
             if dry_run:
                 courier = DryRunCourier(secrets, reports_dir / DRY_RUN_DIR, keep=later_call)
@@ -129,16 +130,21 @@ def _escalate(verdict, target, secrets, reports_dir, dry_run, report, report_pat
             for client in clients:
                 if change.kind in OPS_ONLY and not client.config.ops:
                     continue
-                if change.kind == "failure" and verdict.maintenance_in_progress and not client.config.ops:
+                if change.search:           # quietly, unless something was found and resolved
+                    if client.label in unreachable or (change.kind == "failure" and verdict.maintenance_in_progress
+                                                       and not client.config.ops):
+                        continue
+                    delivery = resolve_unrecorded(state, client, notice, verdict.finished_at, dry_run, progress)
+                    if delivery is None:
+                        continue
+                    if delivery.unreachable:
+                        unreachable[client.label] = delivery.detail
+                elif change.kind == "failure" and verdict.maintenance_in_progress and not client.config.ops:
                     delivery = Delivery(client.label, change.item.item, change.kind, change.action, "skipped",
                                         f"held: the vendor's status page shows {verdict.maintenance_in_progress}")
                 elif client.label in unreachable:
                     delivery = Delivery(client.label, change.item.item, change.kind, change.action, "failed",
                                         f"not tried: unreachable earlier in this run ({unreachable[client.label]})")
-                elif change.search:
-                    delivery = resolve_unrecorded(state, client, notice, verdict.finished_at, dry_run, progress)
-                    if delivery is None:
-                        continue
                 else:
                     delivery = deliver(state, client, notice, verdict.finished_at, dry_run, progress)
                     if delivery.status == "failed" and delivery.unreachable:
@@ -174,6 +180,10 @@ def deliver(state: EscalationState, client: SinkClient, notice: Notice, now: dat
         action = "open"
         found = "" if dry_run else client.optional("searching for its open escalation",
                                                    lambda: client.find_open(notice)) or ""
+        if found and notice.details.get("site"):     # another site opened it: the merge updates it
+            state.delivered(change.record, client.label, found, change.record.fingerprint, now)
+            return result("open", "unchanged", f"already open at the sink ({found}), found by its key "
+                                               f"{change.record.dedup_key}: the merge of the sites updates it")
         if found:          # the local state had lost it: the sink's own search is the truth
             told = SinkDelivery(found, "")
             action = "update"
@@ -206,10 +216,11 @@ def deliver(state: EscalationState, client: SinkClient, notice: Notice, now: dat
 def resolve_unrecorded(state: EscalationState, client: SinkClient, notice: Notice, now: datetime, dry_run: bool,
                        progress: Callable[[str], None]) -> Delivery | None:
     """An item passes and the state knows no escalation of it: if the sink holds one open by its key
-        (opened before the state was lost), resolve it. None when there was nothing to do."""
+    (opened before the state was lost, or by a site's run), resolve it. None when there was nothing to do."""
     change = notice.change
     if dry_run or client.label not in change.search:
         return None
+    client.warnings.clear()
 
     def result(status: str, detail: str) -> Delivery:
         return Delivery(client.label, change.item.item, change.kind, "resolve", status, detail)
@@ -217,19 +228,25 @@ def resolve_unrecorded(state: EscalationState, client: SinkClient, notice: Notic
     try:
         ref = client.find_to_resolve(notice)
         if ref:
-            progress(f"escalation: {client.label}: resolve {change.item.item} (found open by its key) …")
+            progress(f"escalation: {client.label}: resolve {change.item.item} (by its key) …")
             ref = client.resolve(notice, ref)
     except DeliveryFailed as exc:
-        return result("skipped", f"could not search it for an open escalation the local state does not know "
-                                 f"({exc}); searched again next run")
+        skipped = result("skipped", f"could not look for an open escalation the local state does not know "
+                                    f"({exc}); tried again next run")
+        skipped.unreachable = exc.unreachable
+        return skipped
     except Exception as exc:  # noqa: BLE001 - one sink's bug must not cost the others
-        return result("skipped", client.secrets.redact(f"could not search it for an open escalation the local state "
+        return result("skipped", client.secrets.redact(f"could not look for an open escalation the local state "
                                                        f"does not know ({type(exc).__name__}: {exc})"))
     state.searched_for(change.record.target, change.item.item, change.kind, client.label, now)
     if not ref:
         return None
-    return result("sent", f"{ref} (resolved by its key {change.record.dedup_key}: open at the sink, "
-                          "the local state had no record of it)")
+    key = change.record.dedup_key
+    how = (f"found open at the sink by its key {key} (the local state had no record of it)" if client.searchable
+           else f"sent by its key {key}: {client.label} cannot be searched, and the resolve changes nothing "
+                "if no alert was open")
+    warnings = "".join(f" (but {warning})" for warning in client.warnings)
+    return result("sent", f"{ref}: {how}{warnings}")
 
 
 def ticket_entries(changes: list[Change]) -> list[Escalated]:

@@ -29,6 +29,7 @@ class PagerDutySink(Sink):
 
 class PagerDuty(SinkClient):
     config: PagerDutySink
+    searchable = False
 
     def _event(self, notice: Notice, action: str) -> dict:
         event = {"routing_key": self.secrets[self.config.routing_key_env], "event_action": action,

@@ -1,8 +1,8 @@
 """What a run changes about the open escalations: open, update, resolve. ../shared/SEVERITY.md:
 
 - an item failed at P1/P2 opens a failure escalation, or updates the open one (never a second);
-- an item that passes resolves its open escalations (in the merge of several sites' runs, not in a
-  site's own run); one that failed below P2 after escalating
+- an item that passes resolves its open escalations (in the merge of several sites' runs; a site's
+  own run only opens: the merge updates and resolves); one that failed below P2 after escalating
   keeps its escalation open with the lower grade (it is not green yet);
 - an inconclusive item opens or updates a "could not verify" escalation (ops sinks only) and
   leaves any open failure alone: not knowing is not evidence that the vendor fixed it;
@@ -62,36 +62,43 @@ def first_seen(item: ItemResult, kind: str, fallback: datetime) -> datetime:
 
 def apply_run(state: EscalationState, verdict: RunVerdict, sinks: list[str] = (), only: set[str] | None = None,
               escalated_at_once: dict[str, set[str]] | None = None,
-              told_by_sites: dict[str, set[str]] | None = None) -> list[Change]:
+              told_by_sites: dict[str, set[str]] | None = None, ops_sinks: set[str] | None = None) -> list[Change]:
     """Record the run in `state` and say what changed, in the verdict's item order. `sinks`: the
     configured sinks' names, which are offered resolutions they missed. `only`: the items to
     escalate now (an item decided while the run goes on); `escalated_at_once`: items this run
     escalated that way already (with the sinks told then), whose run is not counted twice and whose
     update carries the end. `told_by_sites`: for a merge, the items the sites' own runs escalated
-    (with the sinks told): those sinks get the grade across sites, whatever `updates` says.
+    (with the sinks told): those sinks get the grade across sites, whatever `updates` says, even a
+    grade below P2, and its resolution. `ops_sinks`: the sinks that hear inconclusive items.
 
-    A site's run (`verdict.site`) opens and updates, so a failure at one site pages at once; it
-    never resolves: one site green says nothing of another, and only the merge sees them all."""
+    A site's run (`verdict.site`) only opens, so a failure at one site pages at once; the merge
+    updates it with the grade over every site, and resolves it: one site green says nothing of
+    another, and only the merge sees them all."""
     seen = verdict.finished_at
     escalated_at_once = escalated_at_once or {}
     told_by_sites = told_by_sites or {}
+    ops_sinks = set(sinks) if ops_sinks is None else ops_sinks
     changes: list[Change] = []
+
+    def sites_told(item: ItemResult, kind: str) -> frozenset[str]:
+        return frozenset(told_by_sites.get(item.item, ())) if kind == "failure" else frozenset()
 
     def open_or_update(item: ItemResult, kind: str, may_open: bool) -> None:
         mark = fingerprint(item, kind)
         record = state.open_record(verdict.target, item.item, kind)
         if record is None:
-            if may_open:
+            if may_open or sites_told(item, kind):      # what a site opened hears the grade across sites
                 record = state.opened(verdict.target, item.item, kind, item.grade, mark, first_seen(item, kind, seen),
                                       seen)
-                sites_told = frozenset(told_by_sites.get(item.item, ())) if kind == "failure" else frozenset()
-                changes.append(Change("open", kind, item, record, changed=True, told_at_once=sites_told))
+                changes.append(Change("open", kind, item, record, changed=True, told_at_once=sites_told(item, kind)))
             return
         changed = record.fingerprint != mark
         again = item.item in escalated_at_once
-        told = frozenset({*escalated_at_once.get(item.item, ()), *told_by_sites.get(item.item, ())}) \
-            if kind == "failure" else frozenset()
         record = state.seen_again(record, item.grade, mark, seen, same_run=again)
+        if verdict.site:            # the merge tells the sinks how it stands over every site
+            return
+        told = frozenset({*escalated_at_once.get(item.item, ()), *sites_told(item, kind)}) \
+            if kind == "failure" else frozenset()
         changes.append(Change("update", kind, item, record, changed, told_at_once=told))
 
     def resolve(item: ItemResult, kind: str) -> None:
@@ -100,9 +107,11 @@ def apply_run(state: EscalationState, verdict: RunVerdict, sinks: list[str] = ()
             if record:
                 state.resolved(record, seen)
             return
+        eligible = list(sinks) if kind == "failure" else [sink for sink in sinks if sink in ops_sinks]
         if record:
             changes.append(Change("resolve", kind, item, state.resolved(record, seen), changed=True))
-        elif only is None and (search := state.unsearched(verdict.target, item.item, kind, list(sinks))):
+        elif only is None and (search := {*state.unsearched(verdict.target, item.item, kind, eligible),
+                                          *sites_told(item, kind)}):
             changes.append(Change("resolve", kind, item, state.unrecorded(verdict.target, item.item, kind, seen),
                                   changed=False, search=frozenset(search)))
         for untold in state.resolved_untold(verdict.target, item.item, kind, list(sinks)):
