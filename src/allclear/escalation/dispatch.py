@@ -180,7 +180,7 @@ def deliver(state: EscalationState, client: SinkClient, notice: Notice, now: dat
         action = "open"
         found = "" if dry_run else client.optional("searching for its open escalation",
                                                    lambda: client.find_open(notice)) or ""
-        if found and notice.details.get("site"):     # another site opened it: the merge updates it
+        if found and change.at_site:     # another site opened it: the merge updates it
             state.delivered(change.record, client.label, found, change.record.fingerprint, now)
             return result("open", "unchanged", f"already open at the sink ({found}), found by its key "
                                                f"{change.record.dedup_key}: the merge of the sites updates it")

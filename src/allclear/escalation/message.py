@@ -69,13 +69,11 @@ def _notice(change: Change, verdict: RunVerdict, target: Target, report_path: Pa
         what = {"inconclusive": "could be verified again",
                 "already-failing": "no longer fails as it did before the window"}.get(change.kind, "passes again")
         title = f"Resolved: {target.name}: {name(item)} {what}"
+        since = (". allclear had no record of this escalation here (opened by a site's run, or before its "
+                 "record was lost): it was found by its key." if change.search else
+                 f"; first seen {local(record.first_seen, target.time_zone)}, {record.runs} run(s).")
         summary = (f"{name(item)} {what} ({item.probes_run - item.probes_failed} of {item.probes_run} ok) "
-                   f"at {local(verdict.finished_at, target.time_zone)}; first seen "
-                   f"{local(record.first_seen, target.time_zone)}, {record.runs} run(s).")
-        if change.search:
-            summary = (f"{name(item)} {what} ({item.probes_run - item.probes_failed} of {item.probes_run} ok) "
-                       f"at {local(verdict.finished_at, target.time_zone)}. This escalation was opened before "
-                       "allclear's record of it was lost: it was found by its key.")
+                   f"at {local(verdict.finished_at, target.time_zone)}{since}")
         text = f"{summary}\n\nReport: {report_link}\n"
     else:
         entry = Escalated(item, record.first_seen, record.runs)

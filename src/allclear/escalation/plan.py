@@ -38,6 +38,7 @@ class Change:
                                                  # told then get the final report, whatever `updates` says
     search: frozenset[str] = frozenset()   # a resolve of an escalation the state has no record of: the
                                            # sinks to search for it by its key (the state may have been lost)
+    at_site: bool = False  # a site's run: an escalation found open at a sink is another site's, left to the merge
 
 
 OPS_ONLY = ("inconclusive", "already-failing")       # kinds that only `ops = true` sinks hear of
@@ -90,7 +91,8 @@ def apply_run(state: EscalationState, verdict: RunVerdict, sinks: list[str] = ()
             if may_open or sites_told(item, kind):      # what a site opened hears the grade across sites
                 record = state.opened(verdict.target, item.item, kind, item.grade, mark, first_seen(item, kind, seen),
                                       seen)
-                changes.append(Change("open", kind, item, record, changed=True, told_at_once=sites_told(item, kind)))
+                changes.append(Change("open", kind, item, record, changed=True, told_at_once=sites_told(item, kind),
+                                      at_site=bool(verdict.site)))
             return
         changed = record.fingerprint != mark
         again = item.item in escalated_at_once
